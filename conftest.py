@@ -1,0 +1,3 @@
+"""Registers the stackeval pytest plugin for this repository's evals and tests."""
+
+pytest_plugins = ["stackeval.plugin"]

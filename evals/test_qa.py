@@ -1,0 +1,58 @@
+"""Q&A evals: every model x every question of fixtures/qa (Chinese and English), graded as data.
+
+The answers are fetched in a fixture, so a harness failure (server down, timeout) is a test
+*error*, while a wrong answer is an assertion *failure*.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from stackeval import attach
+from stackeval.errors import ClientError
+from stackeval.judging import Judged, attach_attempt, infra_outcome, judge, qa_result
+from stackeval.plugin import models_for, runtime
+from stackeval.qa import load_cases
+from stackeval.records import Outcome
+
+pytestmark = pytest.mark.qa
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize over models x cases with ids like ``smollm2:135m-strawberry-zh``."""
+    if {"model", "case"} <= set(metafunc.fixturenames):
+        models, cases = models_for(metafunc.config), load_cases()
+        metafunc.parametrize(("model", "case"), [(m, c) for m in models for c in cases],
+                             ids=[f"{m}-{c.test_id}" for m in models for c in cases])
+
+
+@pytest.fixture
+def judged(request, model, case, asker, record_writer, stackeval_settings):
+    """Ask the question ``--repeats`` times; each attempt is graded, attached and saved."""
+    attach.labels(model=model, category=case.category, language=case.lang, suite="qa")
+    served = asker.stack.served(model).to_dict()
+    attach.labels(model_sha256=str(served.get("sha256")))
+    rid = stackeval_settings.run_id
+    results = []
+    for repeat in range(stackeval_settings.repeats):
+        try:
+            asked = asker.ask(model, case.prompt, lang=case.lang, repeat=repeat)
+        except ClientError as exc:
+            record_writer.write("qa", qa_result(rid, model, case, repeat, infra_outcome(exc),
+                                                str(exc), served).to_dict())
+            raise
+        verdict = judge(asked, case.grader)
+        label = f"#{repeat + 1}" if stackeval_settings.repeats > 1 else ""
+        attach_attempt(asked, verdict, label)
+        record_writer.write("qa", qa_result(rid, model, case, repeat, verdict.outcome,
+                                            verdict.explanation, served, asked).to_dict())
+        results.append(verdict)
+    return results
+
+
+def test_qa(judged: list[Judged], case) -> None:
+    """Every attempt must be graded correct."""
+    passed = sum(j.outcome is Outcome.PASS for j in judged)
+    failures = [f"[{j.outcome.value}] {j.explanation}" for j in judged if j.outcome is not Outcome.PASS]
+    rate = f"{passed}/{len(judged)} attempts passed"
+    assert not failures, f"{case.test_id} ({case.category}): {rate}\n" + "\n".join(failures)

@@ -1,0 +1,5 @@
+"""``python -m stackeval``: the command-line interface."""
+
+from stackeval.cli import main
+
+raise SystemExit(main())

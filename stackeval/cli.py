@@ -1,0 +1,102 @@
+"""``stackeval``: pull models, list the catalog, summarize saved runs, serve the stack by hand."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+
+from stackeval import store
+from stackeval.catalog import load_catalog
+from stackeval.config import OPTIONS, Settings
+from stackeval.errors import StackEvalError
+from stackeval.pull import default_cache_dir, pull
+from stackeval.stack.factory import create_stack, resolve_specs
+from stackeval.summary import format_qa_table, qa_table
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.resolve(lambda opt: getattr(args, opt.name, None))
+
+
+def _add_settings(parser: argparse.ArgumentParser) -> None:
+    for opt in OPTIONS:
+        if opt.flag:
+            parser.add_argument(opt.cli, action="store_true", default=None, help=opt.help)
+        else:
+            parser.add_argument(opt.cli, default=None, help=f"{opt.help} (env {opt.env})")
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    """List the catalog."""
+    catalog = load_catalog()
+    for m in catalog:
+        flag = "default" if m.default else ""
+        size = f"{m.size_bytes / 1e6:.0f} MB" if m.size_bytes else "?"
+        print(f"{m.name:<22}{m.kind:<6}{m.quantization or '':<8}{size:>8}  {flag}")
+    return 0
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    """Download and verify the selected models (default: the default set)."""
+    settings = _settings(args)
+    cache = settings.cache_dir or default_cache_dir()
+    for spec in resolve_specs(settings):
+        started = time.perf_counter()
+        pulled = pull(spec, cache, progress=True)
+        print(f"{spec.name}: {pulled.path} ({pulled.size_bytes / 1e6:.0f} MB, "
+              f"sha256 {pulled.sha256[:12]}…, {pulled.gguf.quantization}) "
+              f"in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    """Print the Q&A summary of a saved run (default: the latest)."""
+    run = Path(args.run) if args.run else store.latest_run(Path(args.reports_dir))
+    if run is None or not run.exists():
+        print(f"no runs under {args.reports_dir}/runs", file=sys.stderr)
+        return 1
+    print(f"run {run.name}")
+    for line in format_qa_table(qa_table(store.read_records(run, "qa"))) or ["(no Q&A records)"]:
+        print(line)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Start the stack and keep it up until Ctrl-C (for Continue.dev, Open WebUI, curl)."""
+    settings = _settings(args)
+    stack = create_stack(settings, progress=True, eager=True)
+    with stack:
+        print(f"stack up: {stack.describe()}")
+        if hasattr(stack, "master_key"):
+            print(f"gateway key: written to {settings.reports_dir}/stack/{settings.run_id}/"
+                  "gateway.yaml (mode 600)")
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point."""
+    parser = argparse.ArgumentParser(prog="stackeval", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("models", help="list the model catalog").set_defaults(func=cmd_models)
+    p = sub.add_parser("pull", help="download and verify models into the cache")
+    _add_settings(p)
+    p.set_defaults(func=cmd_pull)
+    p = sub.add_parser("summary", help="print the Q&A summary of a saved run")
+    p.add_argument("--run", help="a run directory (default: the latest under reports/runs)")
+    p.add_argument("--reports-dir", default="reports")
+    p.set_defaults(func=cmd_summary)
+    p = sub.add_parser("serve", help="start the embedded stack and keep it running")
+    _add_settings(p)
+    p.set_defaults(func=cmd_serve)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except StackEvalError as exc:
+        print(f"stackeval: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,129 @@
+"""Run settings: one frozen object built from pytest options, ini values or ``STACKEVAL_*`` env vars.
+
+Each setting is declared once in ``OPTIONS``; the pytest plugin and the CLI both register them
+from that table, so help text and defaults never drift apart.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable
+
+from stackeval.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: its name, type, default and help text."""
+
+    name: str  # attribute name; the flag is --name-with-dashes, the env var STACKEVAL_NAME
+    default: Any
+    help: str
+    type: Callable[[str], Any] = str
+    flag: bool = False  # a store_true switch
+
+    @property
+    def cli(self) -> str:
+        """The command-line flag."""
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        """The environment variable."""
+        return "STACKEVAL_" + self.name.upper()
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("stack", "embedded", "stack profile: embedded (local llama.cpp servers + LiteLLM "
+           "gateway), compose (Docker) or external (endpoints you already run)"),
+    Option("models", (), "comma-separated model names from fixtures/models.yaml or paths to .gguf "
+           "files (default: the catalog's default chat models)", _csv),
+    Option("base_url", None, "external profile: OpenAI-compatible base URL, e.g. "
+           "http://127.0.0.1:3000/v1 (One-API) or http://127.0.0.1:11434/v1 (Ollama)"),
+    Option("api_key", None, "external profile: API key for --base-url (never logged)"),
+    Option("cache_dir", None, "where pulled model files live (default $STACKEVAL_CACHE or "
+           "~/.cache/stackeval)", Path),
+    Option("reports_dir", Path("reports"), "where results, Allure results and logs are written",
+           Path),
+    Option("threads", 1, "llama.cpp threads per model server (1 is fastest on a busy 2-core "
+           "machine)", int),
+    Option("parallel", 2, "request slots per model server (continuous batching)", int),
+    Option("ctx_size", 0, "context tokens per slot (0: the catalog's default for the model)", int),
+    Option("max_loaded_models", 1, "at most this many model servers run at once; others start "
+           "lazily and the least recently used is stopped", int),
+    Option("temperature", 0.0, "sampling temperature for eval requests", float),
+    Option("seed", 1234, "sampling seed for eval requests", int),
+    Option("max_tokens", 256, "max output tokens per Q&A answer", int),
+    Option("repeats", 1, "ask every question N times and report the pass rate", int),
+    Option("request_timeout", 120.0, "seconds before one request is abandoned", float),
+    Option("retries", 2, "retries for infrastructure errors (connect, 429, 5xx) only", int),
+    Option("start_timeout", 180.0, "seconds to wait for the stack to become healthy", float),
+    Option("keep_stack", False, "leave the stack running after the session", flag=True),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs to know, resolved once at session start."""
+
+    stack: str = "embedded"
+    models: tuple[str, ...] = ()
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    cache_dir: Path | None = None
+    reports_dir: Path = Path("reports")
+    threads: int = 1
+    parallel: int = 2
+    ctx_size: int = 0
+    max_loaded_models: int = 1
+    temperature: float = 0.0
+    seed: int = 1234
+    max_tokens: int = 256
+    repeats: int = 1
+    request_timeout: float = 120.0
+    retries: int = 2
+    start_timeout: float = 180.0
+    keep_stack: bool = False
+    run_id: str = field(default_factory=lambda: new_run_id())
+
+    def __post_init__(self) -> None:
+        if self.stack not in ("embedded", "compose", "external"):
+            raise ConfigError(f"--stack={self.stack!r}: choose embedded, compose or external")
+        if self.stack == "external" and not self.base_url:
+            raise ConfigError("--stack=external needs --base-url (and usually --api-key)")
+        for name in ("threads", "parallel", "max_loaded_models", "repeats", "max_tokens"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
+
+    @classmethod
+    def resolve(cls, get: Callable[[Option], Any], **extra: Any) -> Settings:
+        """Build settings; ``get(option)`` returns the CLI/ini value or None when unset."""
+        values: dict[str, Any] = {}
+        for opt in OPTIONS:
+            value = get(opt)
+            if value in (None, "", ()) and opt.env in os.environ:
+                value = os.environ[opt.env]
+            if value in (None, "", ()):
+                continue
+            if isinstance(value, str) and opt.type is not str:
+                try:
+                    value = opt.type(value) if not opt.flag else value.lower() in ("1", "true", "yes")
+                except ValueError as exc:
+                    raise ConfigError(f"{opt.cli}: cannot read {value!r} ({exc})") from exc
+            values[opt.name] = value
+        known = {f.name for f in fields(cls)}
+        values.update({k: v for k, v in extra.items() if k in known and v is not None})
+        return cls(**values)
+
+
+def new_run_id() -> str:
+    """A sortable, unique run id: UTC time plus a short random suffix."""
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)

@@ -1,0 +1,67 @@
+"""From an answer to an outcome: grade it, and tell a wrong answer from a truncated or ungradable one."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from stackeval import attach
+from stackeval.errors import ClientError, ContextOverflow, GraderError
+from stackeval.graders import grade
+from stackeval.prompting import Asked
+from stackeval.records import Grade, Outcome, QACase, QAResult
+
+
+@dataclass(frozen=True)
+class Judged:
+    """One attempt's outcome with the grade (None when grading itself failed)."""
+
+    outcome: Outcome
+    explanation: str
+    grade: Grade | None = None
+
+
+def judge(asked: Asked, spec: dict[str, Any]) -> Judged:
+    """Grade an answer; a failed grade with ``finish_reason=length`` counts as truncated."""
+    try:
+        g = grade(asked.completion.text, spec)
+    except GraderError as exc:
+        return Judged(Outcome.GRADER_ERROR, f"could not grade: {exc}")
+    if g.passed:
+        return Judged(Outcome.PASS, g.explanation, g)
+    if asked.completion.finish_reason == "length":
+        return Judged(Outcome.TRUNCATED, f"answer cut off at max_tokens; {g.explanation}", g)
+    return Judged(Outcome.WRONG, g.explanation, g)
+
+
+def infra_outcome(exc: ClientError) -> Outcome:
+    """The outcome category of a request that never produced an answer."""
+    return Outcome.CONTEXT_OVERFLOW if isinstance(exc, ContextOverflow) else Outcome.INFRA_ERROR
+
+
+def qa_result(run_id: str, model: str, case: QACase, repeat: int, outcome: Outcome,
+              explanation: str, served: dict[str, Any], asked: Asked | None = None) -> QAResult:
+    """The saved record of one attempt."""
+    return QAResult(
+        run_id=run_id, model=model, case_id=case.id, lang=case.lang, category=case.category,
+        repeat=repeat, outcome=outcome, explanation=explanation,
+        prompt_format=asked.prompt_format if asked else "chat",
+        answer=asked.completion.text if asked else "",
+        metrics=asked.completion.metrics() if asked else {}, served=served,
+    )
+
+
+def attach_attempt(asked: Asked, judged: Judged, label: str = "") -> None:
+    """Allure attachments of one attempt: prompt, answer, reasoning, verdict, metrics."""
+    sfx = f" {label}" if label else ""
+    attach.text(f"prompt ({asked.prompt_format}){sfx}", asked.sent)
+    attach.text(f"answer{sfx}", asked.completion.text)
+    if asked.completion.reasoning:
+        attach.text(f"reasoning{sfx}", asked.completion.reasoning)
+    verdict = {"outcome": judged.outcome.value, "explanation": judged.explanation}
+    if judged.grade is not None:
+        verdict |= {"extracted": judged.grade.extracted, "checks": list(judged.grade.checks)}
+    attach.as_json(f"verdict{sfx}", verdict)
+    attach.as_json(f"metrics{sfx}", json.loads(json.dumps(asked.completion.metrics(),
+                                                          default=str)))

@@ -1,0 +1,80 @@
+"""How a question reaches a model: chat messages for chat models, a few-shot completion for base ones.
+
+Base (pretrained) models have no chat template; chatting with them yields text that never
+stops, so they get a completion prompt from ``fixtures/prompts/completion.yaml`` with stop
+sequences, and every record says which format was used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stackeval.client import StreamingClient
+from stackeval.config import Settings
+from stackeval.errors import ConfigError
+from stackeval.records import Completion
+from stackeval.stack.base import Stack
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+TEMPLATES = FIXTURES / "prompts" / "completion.yaml"
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A completion plus exactly what was sent."""
+
+    completion: Completion
+    prompt_format: str  # chat | completion
+    sent: str  # the messages as JSON or the completion prompt
+
+
+def load_templates(path: Path = TEMPLATES) -> dict[str, Any]:
+    """The base-model completion templates."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read completion templates: {exc}") from exc
+
+
+class Asker:
+    """Sends one prompt to one model on a stack, in the format the model understands."""
+
+    def __init__(self, stack: Stack, client: StreamingClient, settings: Settings,
+                 templates: dict[str, Any] | None = None) -> None:
+        self.stack = stack
+        self.client = client
+        self.settings = settings
+        self.templates = templates if templates is not None else load_templates()
+
+    def ask(self, model: str, prompt: str, *, task: str = "qa", lang: str = "en",
+            system: str | None = None, repeat: int = 0, max_tokens: int | None = None) -> Asked:
+        """Ask and stream the answer; ``repeat`` shifts the seed so repeats are real re-draws."""
+        self.stack.acquire(model)
+        params: dict[str, Any] = {
+            "max_tokens": max_tokens or self.settings.max_tokens,
+            "temperature": self.settings.temperature,
+            "seed": self.settings.seed + repeat,
+        }
+        endpoint = self.stack.endpoint(model)
+        if self.stack.served(model).kind == "base":
+            text, stop = self.completion_prompt(prompt, task, lang)
+            completion = self.client.complete(endpoint, text, stop=stop, **params)
+            return Asked(completion, "completion", text)
+        messages = ([{"role": "system", "content": system}] if system else []) + [
+            {"role": "user", "content": prompt}]
+        completion = self.client.chat(endpoint, messages, **params)
+        return Asked(completion, "chat", "\n\n".join(f"[{m['role']}]\n{m['content']}"
+                                                     for m in messages))
+
+    def completion_prompt(self, question: str, task: str, lang: str) -> tuple[str, list[str]]:
+        """Fill the few-shot template for a task (and language, where the task has several)."""
+        entry = self.templates.get(task)
+        if isinstance(entry, dict) and "template" not in entry:
+            entry = entry.get(lang) or entry.get("en")
+        if not isinstance(entry, dict) or "template" not in entry:
+            raise ConfigError(f"{TEMPLATES}: no completion template for task {task!r}")
+        return entry["template"].replace("{question}", question), list(entry.get("stop", []))

@@ -1,0 +1,277 @@
+"""The embedded profile: one llama.cpp server process per model plus a LiteLLM gateway, no Docker.
+
+Model servers start lazily (``acquire``) and at most ``max_loaded_models`` run at once, so on a
+small machine each model is measured alone. The gateway plays One-API's part: one URL, one
+master key, routing by model name.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import secrets
+import socket
+import sys
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stackeval.config import Settings
+from stackeval.errors import ServerGone, StackError
+from stackeval.records import ServedModel
+from stackeval.stack.base import Endpoint, Stack
+from stackeval.stack.process import ManagedProcess, sweep_orphans
+from stackeval.stack.readiness import HttpWait, log_tail
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LocalModel:
+    """A verified GGUF file on disk and how to serve it."""
+
+    name: str
+    path: Path
+    kind: str  # chat | base
+    ctx_size: int
+    served: ServedModel
+
+
+def free_port() -> int:
+    """An unused TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+class EmbeddedStack(Stack):
+    """llama.cpp servers (xllamacpp) behind a LiteLLM proxy, all child processes on 127.0.0.1."""
+
+    profile = "embedded"
+
+    def __init__(self, settings: Settings, models: list[LocalModel], *, eager: bool = False,
+                 state: dict[str, Any] | None = None) -> None:
+        self.settings = settings
+        self._models = {m.name: m for m in models}
+        self.eager = eager
+        self.run_dir = settings.reports_dir / "stack" / settings.run_id
+        self.server_version = f"llama.cpp server via xllamacpp {_version('xllamacpp')}"
+        self.gateway_version = f"LiteLLM proxy {_version('litellm')}"
+        state = state or {}
+        self.master_key: str = state.get("master_key") or "sk-stackeval-" + secrets.token_hex(16)
+        self.ports: dict[str, int] = dict(state.get("ports", {}))
+        self.gateway_port: int = state.get("gateway_port", 0)
+        self._servers: OrderedDict[str, ManagedProcess] = OrderedDict()
+        self._gateway: ManagedProcess | None = None
+        self._attached = bool(state)
+        self.load_times: dict[str, float] = {}  # seconds from spawn to healthy, per model
+        for name, pid in state.get("server_pids", {}).items():
+            self._servers[name] = self._server_process(self._models[name], pid=pid)
+        if state.get("gateway_pid"):
+            self._gateway = self._gateway_process(pid=state["gateway_pid"])
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the gateway (and every model server when eager); undo everything on failure."""
+        if self._attached:
+            return
+        swept = sweep_orphans()
+        if swept:
+            log.warning("stopped %d processes left over by a crashed run", len(swept))
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.ports = {name: free_port() for name in self._models}
+        self.gateway_port = free_port()
+        try:
+            self._start_gateway()
+            if self.eager:
+                for name in self._models:
+                    self.acquire(name)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Stop every process this stack started (or attached to)."""
+        for name in list(self._servers):
+            self._servers.pop(name).stop()
+        if self._gateway is not None:
+            self._gateway.stop()
+            self._gateway = None
+
+    def state(self) -> dict[str, Any]:
+        """What another process needs to attach to this running stack (pytest-xdist workers)."""
+        return {
+            "master_key": self.master_key,
+            "ports": self.ports,
+            "gateway_port": self.gateway_port,
+            "gateway_pid": self._gateway.pid if self._gateway else None,
+            "server_pids": {n: p.pid for n, p in self._servers.items()},
+        }
+
+    # -- model servers -----------------------------------------------------------------------
+
+    def acquire(self, model: str) -> None:
+        """Start the model's server if needed, stopping the least recently used beyond the limit."""
+        spec = self._model(model)
+        if model in self._servers:
+            self._servers.move_to_end(model)
+            self.check_alive(model)
+            return
+        if self._attached:
+            raise StackError(f"model {model!r} is not loaded in the shared stack")
+        limit = len(self._models) if self.eager else self.settings.max_loaded_models
+        while len(self._servers) >= limit:
+            name, proc = self._servers.popitem(last=False)
+            log.info("unloading %s to make room for %s", name, model)
+            proc.stop()
+        proc = self._server_process(spec)
+        started = time.perf_counter()
+        proc.start()
+        self._servers[model] = proc
+        try:
+            HttpWait(f"http://127.0.0.1:{self.ports[model]}/health", self.settings.start_timeout,
+                     hint="a model that does not fit in memory or a corrupt GGUF fails here"
+                     ).wait(proc.popen, proc.log_path, proc.command)
+        except BaseException:
+            self._servers.pop(model).stop()
+            raise
+        load_s = time.perf_counter() - started
+        self.load_times[model] = load_s
+        log.info("%s loaded in %.1f s", model, load_s)
+
+    def release(self, model: str) -> None:
+        """Stop the model's server now that its tests are done (not in eager/shared mode)."""
+        if self.eager or self._attached:
+            return
+        proc = self._servers.pop(model, None)
+        if proc is not None:
+            proc.stop()
+
+    def check_alive(self, model: str) -> None:
+        """Raise ServerGone with the log tail when the model's server has died."""
+        proc = self._servers.get(model)
+        if proc is None:
+            raise ServerGone(f"model server for {model!r} is not running")
+        if not proc.alive():
+            raise ServerGone(f"model server for {model!r} (pid {proc.pid}) has exited.\n"
+                             f"Log tail ({proc.log_path}):\n{log_tail(proc.log_path)}")
+        if self._gateway is not None and not self._gateway.alive():
+            raise ServerGone(f"the LiteLLM gateway (pid {self._gateway.pid}) has exited.\n"
+                             f"Log tail:\n{log_tail(self._gateway.log_path)}")
+
+    def _model(self, model: str) -> LocalModel:
+        try:
+            return self._models[model]
+        except KeyError:
+            raise StackError(f"model {model!r} is not part of this stack "
+                             f"(serving: {', '.join(self._models)})") from None
+
+    def _server_process(self, m: LocalModel, pid: int | None = None) -> ManagedProcess:
+        safe = m.name.replace(":", "-").replace("/", "-")
+        proc = ManagedProcess(
+            name=f"llama-server[{m.name}]",
+            argv=[sys.executable, "-m", "stackeval.stack.llama_server", "--model", str(m.path),
+                  "--alias", m.name, "--port", str(self.ports[m.name]),
+                  "--ctx-size", str(self.settings.ctx_size or m.ctx_size),
+                  "--parallel", str(self.settings.parallel),
+                  "--threads", str(self.settings.threads)],
+            log_path=self.run_dir / f"server-{safe}.log",
+            run_id=self.settings.run_id,
+        )
+        proc.pid = pid
+        return proc
+
+    # -- gateway -----------------------------------------------------------------------------
+
+    def gateway_config(self) -> dict[str, Any]:
+        """LiteLLM proxy config: one route per model name, a master key, offline cost map."""
+        routes = []
+        for m in self._models.values():
+            # Base models have no chat template: route them as text completions.
+            provider = "text-completion-openai" if m.kind == "base" else "openai"
+            routes.append({
+                "model_name": m.name,
+                "litellm_params": {"model": f"{provider}/{m.name}",
+                                   "api_base": f"http://127.0.0.1:{self.ports[m.name]}/v1",
+                                   "api_key": "none"},
+            })
+        return {
+            "model_list": routes,
+            "general_settings": {"master_key": self.master_key},
+            "litellm_settings": {"drop_params": True, "telemetry": False},
+        }
+
+    def _gateway_process(self, pid: int | None = None) -> ManagedProcess:
+        proc = ManagedProcess(
+            name="litellm-gateway",
+            argv=[str(Path(sys.executable).with_name("litellm")), "--config",
+                  str(self.run_dir / "gateway.yaml"), "--host", "127.0.0.1",
+                  "--port", str(self.gateway_port), "--num_workers", "1"],
+            log_path=self.run_dir / "gateway.log",
+            run_id=self.settings.run_id,
+            env={"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY": "False",
+                 "LITELLM_LOG": "ERROR", "NO_DOCKER": "1"},
+        )
+        proc.pid = pid
+        return proc
+
+    def _start_gateway(self) -> None:
+        cfg_path = self.run_dir / "gateway.yaml"
+        cfg_path.write_text(yaml.safe_dump(self.gateway_config(), sort_keys=False))
+        cfg_path.chmod(0o600)  # holds the master key
+        self._gateway = self._gateway_process()
+        self._gateway.start()
+        HttpWait(f"http://127.0.0.1:{self.gateway_port}/health/liveliness",
+                 self.settings.start_timeout, hint="is litellm[proxy] installed in this venv?"
+                 ).wait(self._gateway.popen, self._gateway.log_path, self._gateway.command)
+
+    # -- what the evals see ------------------------------------------------------------------
+
+    def models(self) -> list[str]:
+        """Served model names in the order given."""
+        return list(self._models)
+
+    def endpoint(self, model: str) -> Endpoint:
+        """The gateway, as users' clients reach it."""
+        self._model(model)
+        return Endpoint(f"http://127.0.0.1:{self.gateway_port}/v1", model, self.master_key,
+                        "gateway")
+
+    def direct_endpoint(self, model: str) -> Endpoint | None:
+        """The llama.cpp server itself (keeps llama.cpp ``timings`` that the gateway drops)."""
+        self._model(model)
+        return Endpoint(f"http://127.0.0.1:{self.ports[model]}/v1", model, None, "direct")
+
+    def served(self, model: str) -> ServedModel:
+        """The catalog/GGUF facts plus server and gateway versions."""
+        return replace(self._model(model).served, server=self.server_version,
+                       gateway=self.gateway_version)
+
+    def logs(self, lines: int = 50) -> dict[str, str]:
+        """Log tails of the gateway and each model server."""
+        procs = ([self._gateway] if self._gateway else []) + list(self._servers.values())
+        return {p.name: log_tail(p.log_path, lines) for p in procs}
+
+    def describe(self) -> dict[str, Any]:
+        """Profile, endpoints (no key) and versions for reports."""
+        return {
+            "profile": self.profile,
+            "gateway": f"http://127.0.0.1:{self.gateway_port}/v1",
+            "servers": {n: f"http://127.0.0.1:{p}/v1" for n, p in self.ports.items()},
+            "server_version": self.server_version,
+            "gateway_version": self.gateway_version,
+            "threads": self.settings.threads,
+            "parallel": self.settings.parallel,
+        }
