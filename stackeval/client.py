@@ -176,6 +176,8 @@ class StreamingClient:
         where = f"{url} (model {endpoint.model!r})"
         headers = {"Authorization": f"Bearer {endpoint.api_key}"} if endpoint.api_key else {}
         t_queued = time.perf_counter()
+        if self.alive_check is not None:
+            self.alive_check(endpoint.model)  # a dead server fails at once, not after retries
         for attempt in range(1, self.retries + 2):
             try:
                 return self._stream_once(endpoint, url, body, headers, attempt, t_queued)

@@ -49,11 +49,14 @@ class Asker:
         self.client = client
         self.settings = settings
         self.templates = templates if templates is not None else load_templates()
+        self._warm: set[str] = set()
 
     def ask(self, model: str, prompt: str, *, task: str = "qa", lang: str = "en",
             system: str | None = None, repeat: int = 0, max_tokens: int | None = None) -> Asked:
         """Ask and stream the answer; ``repeat`` shifts the seed so repeats are real re-draws."""
         self.stack.acquire(model)
+        if model not in self._warm:
+            self.warm_up(model)
         params: dict[str, Any] = {
             "max_tokens": max_tokens or self.settings.max_tokens,
             "temperature": self.settings.temperature,
@@ -69,6 +72,15 @@ class Asker:
         completion = self.client.chat(endpoint, messages, **params)
         return Asked(completion, "chat", "\n\n".join(f"[{m['role']}]\n{m['content']}"
                                                      for m in messages))
+
+    def warm_up(self, model: str) -> None:
+        """One untimed request, so the gateway's first-call setup is not billed to a question."""
+        endpoint = self.stack.endpoint(model)
+        if self.stack.served(model).kind == "base":
+            self.client.complete(endpoint, "Hello", max_tokens=1)
+        else:
+            self.client.chat(endpoint, [{"role": "user", "content": "Hello"}], max_tokens=1)
+        self._warm.add(model)
 
     def completion_prompt(self, question: str, task: str, lang: str) -> tuple[str, list[str]]:
         """Fill the few-shot template for a task (and language, where the task has several)."""

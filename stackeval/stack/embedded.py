@@ -210,7 +210,9 @@ class EmbeddedStack(Stack):
         return {
             "model_list": routes,
             "general_settings": {"master_key": self.master_key},
-            "litellm_settings": {"drop_params": True, "telemetry": False},
+            # Retries belong to our client, which records them; the gateway must not hide them.
+            "litellm_settings": {"drop_params": True, "telemetry": False, "num_retries": 0},
+            "router_settings": {"num_retries": 0},
         }
 
     def _gateway_process(self, pid: int | None = None) -> ManagedProcess:
