@@ -60,8 +60,13 @@ def cmd_summary(args: argparse.Namespace) -> int:
         print(f"no runs under {args.reports_dir}/runs", file=sys.stderr)
         return 1
     print(f"run {run.name}")
-    for line in format_qa_table(qa_table(store.read_records(run, "qa"))) or ["(no Q&A records)"]:
+    rows = qa_table(store.read_records(run, "qa"))
+    for line in format_qa_table(rows) or ["(no Q&A records)"]:
         print(line)
+    if args.strict and (not rows or any(r["errors"] for r in rows)):
+        print("strict: the run has no records or has infrastructure/grader errors",
+              file=sys.stderr)
+        return 1
     return 0
 
 
@@ -89,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("summary", help="print the Q&A summary of a saved run")
     p.add_argument("--run", help="a run directory (default: the latest under reports/runs)")
     p.add_argument("--reports-dir", default="reports")
+    p.add_argument("--strict", action="store_true",
+                   help="exit 1 when the run has no records or any infrastructure/grader error")
     p.set_defaults(func=cmd_summary)
     p = sub.add_parser("serve", help="start the embedded stack and keep it running")
     _add_settings(p)

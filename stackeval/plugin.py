@@ -55,9 +55,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 class Runtime:
     """Per-process plugin state: settings, the (lazily started) stack, client and record writer."""
 
-    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+    def __init__(self, config: pytest.Config, settings: Settings, models: list[str]) -> None:
         self.config = config
         self.settings = settings
+        self.models = models
         self.worker = os.environ.get("PYTEST_XDIST_WORKER")
         self.run_dir = store.run_dir(settings.reports_dir, settings.run_id)
         self.writer = store.RecordWriter(self.run_dir, self.worker)
@@ -162,6 +163,7 @@ def _get(config: pytest.Config, opt: Any) -> Any:
     return value
 
 
+@pytest.hookimpl(tryfirst=True)  # before allure-pytest reads --alluredir
 def pytest_configure(config: pytest.Config) -> None:
     """Register markers and resolve settings once (xdist workers reuse the controller's run id)."""
     for name, text in MARKERS.items():
@@ -170,9 +172,19 @@ def pytest_configure(config: pytest.Config) -> None:
     run_id = workerinput["stackeval_run_id"] if workerinput else new_run_id()
     try:
         settings = Settings.resolve(lambda opt: _get(config, opt), run_id=run_id)
+        models = selected_models(settings)
     except StackEvalError as exc:
         raise pytest.UsageError(str(exc)) from exc
-    config.stash[RUNTIME] = Runtime(config, settings)
+    config.stash[RUNTIME] = Runtime(config, settings, models)
+    if getattr(config.option, "allure_report_dir", "") is None and _runs_evals(config):
+        config.option.allure_report_dir = str(settings.reports_dir / "allure-results")
+
+
+def _runs_evals(config: pytest.Config) -> bool:
+    """True unless every path given is under tests/ (harness tests stay out of eval reports)."""
+    tests = config.rootpath / "tests"
+    paths = [Path(a.split("::")[0]).resolve() for a in config.args] or [config.rootpath]
+    return not all(p.is_relative_to(tests) for p in paths)
 
 
 def pytest_configure_node(node: Any) -> None:
@@ -186,11 +198,8 @@ def runtime(config: pytest.Config) -> Runtime:
 
 
 def models_for(config: pytest.Config) -> list[str]:
-    """Models to parametrize evals over; an unknown name is a usage error listing known ones."""
-    try:
-        return selected_models(runtime(config).settings)
-    except StackEvalError as exc:
-        raise pytest.UsageError(str(exc)) from exc
+    """Models to parametrize evals over (checked against the catalog at configure time)."""
+    return runtime(config).models
 
 
 def _model_of(item: pytest.Item) -> str | None:

@@ -15,17 +15,24 @@ from stackeval.stack.external import ExternalStack
 
 
 def selected_models(settings: Settings, catalog: Catalog | None = None) -> list[str]:
-    """The model names a run covers: ``--models`` or the catalog's default set."""
-    if settings.models:
+    """The model names a run covers: ``--models`` or the catalog's default set.
+
+    Names are checked against the catalog (an unknown one lists the known ones), except on the
+    external profile, where the user's endpoint decides what exists.
+    """
+    if settings.stack == "external":
         return list(settings.models)
     catalog = catalog or load_catalog()
+    if settings.models:
+        return [resolve(name, catalog).name for name in settings.models]
     return [m.name for m in catalog.defaults()]
 
 
 def resolve_specs(settings: Settings, catalog: Catalog | None = None) -> list[ModelSpec]:
     """Catalog entries (or local .gguf specs) for the selected models; unknown names fail early."""
     catalog = catalog or load_catalog()
-    return [resolve(name, catalog) for name in selected_models(settings, catalog)]
+    names = settings.models or [m.name for m in catalog.defaults()]
+    return [resolve(name, catalog) for name in names]
 
 
 def local_model(spec: ModelSpec, pulled: PulledModel) -> LocalModel:
