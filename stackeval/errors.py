@@ -12,7 +12,8 @@
     │   ├── ContextOverflow  the prompt does not fit the served context
     │   └── ServerGone       the server died; later requests fail fast
     ├── GraderError          an answer could not be graded (kept apart from "wrong")
-    └── SandboxError         untrusted code could not be run safely
+    ├── SandboxError         untrusted code could not be run safely
+    └── SourceUnavailable    a telemetry source (NVML, Docker) is absent (stackeval.telemetry)
 
 Third-party errors (httpx, subprocess, docker) are translated at the boundary with ``from exc``.
 """
