@@ -21,13 +21,15 @@ pytestmark = pytest.mark.qa
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrize over models x cases with ids like ``smollm2:135m-strawberry-zh``."""
     if {"model", "case"} <= set(metafunc.fixturenames):
-        models, cases = models_for(metafunc.config), load_cases()
+        settings = runtime(metafunc.config).settings
+        models = models_for(metafunc.config)
+        cases = load_cases(settings.qa_dir) if settings.qa_dir else load_cases()
         metafunc.parametrize(("model", "case"), [(m, c) for m in models for c in cases],
                              ids=[f"{m}-{c.test_id}" for m in models for c in cases])
 
 
 @pytest.fixture
-def judged(request, model, case, asker, record_writer, stackeval_settings):
+def judged(model, case, asker, record_writer, stackeval_settings):
     """Ask the question ``--repeats`` times; each attempt is graded, attached and saved."""
     attach.labels(model=model, category=case.category, language=case.lang, suite="qa")
     served = asker.stack.served(model).to_dict()
@@ -53,6 +55,7 @@ def judged(request, model, case, asker, record_writer, stackeval_settings):
 def test_qa(judged: list[Judged], case) -> None:
     """Every attempt must be graded correct."""
     passed = sum(j.outcome is Outcome.PASS for j in judged)
-    failures = [f"[{j.outcome.value}] {j.explanation}" for j in judged if j.outcome is not Outcome.PASS]
+    failures = [f"[{j.outcome.value}] {j.explanation}"
+                for j in judged if j.outcome is not Outcome.PASS]
     rate = f"{passed}/{len(judged)} attempts passed"
     assert not failures, f"{case.test_id} ({case.category}): {rate}\n" + "\n".join(failures)

@@ -14,12 +14,13 @@ from typing import Any, Literal, NoReturn, cast
 
 import yaml
 
+from stackeval.config import FIXTURES_DIR
 from stackeval.errors import ConfigError, PullError, UnknownModel
 from stackeval.pull import read_gguf_info
 
 ModelKind = Literal["chat", "base"]
 
-DEFAULT_CATALOG = Path(__file__).resolve().parent.parent / "fixtures" / "models.yaml"
+DEFAULT_CATALOG = FIXTURES_DIR / "models.yaml"
 
 _KINDS: tuple[ModelKind, ...] = ("chat", "base")
 _SHA256 = re.compile(r"[0-9a-f]{64}")

@@ -1,4 +1,4 @@
-"""Run settings: one frozen object built from pytest options, ini values or ``STACKEVAL_*`` env vars.
+"""Run settings: one frozen object from pytest options, ini values or ``STACKEVAL_*`` env vars.
 
 Each setting is declared once in ``OPTIONS``; the pytest plugin and the CLI both register them
 from that table, so help text and defaults never drift apart.
@@ -9,11 +9,14 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from stackeval.errors import ConfigError
+
+FIXTURES_DIR = Path(__file__).resolve().parent.parent / "fixtures"
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ OPTIONS: tuple[Option, ...] = (
            "~/.cache/stackeval)", Path),
     Option("reports_dir", Path("reports"), "where results, Allure results and logs are written",
            Path),
+    Option("qa_dir", None, "directory of Q&A question files (default: fixtures/qa)", Path),
     Option("threads", 1, "llama.cpp threads per model server (1 is fastest on a busy 2-core "
            "machine)", int),
     Option("parallel", 2, "request slots per model server (continuous batching)", int),
@@ -80,6 +84,7 @@ class Settings:
     api_key: str | None = field(default=None, repr=False)
     cache_dir: Path | None = None
     reports_dir: Path = Path("reports")
+    qa_dir: Path | None = None
     threads: int = 1
     parallel: int = 2
     ctx_size: int = 0
@@ -115,7 +120,7 @@ class Settings:
                 continue
             if isinstance(value, str) and opt.type is not str:
                 try:
-                    value = opt.type(value) if not opt.flag else value.lower() in ("1", "true", "yes")
+                    value = (value.lower() in ("1", "true", "yes")) if opt.flag else opt.type(value)
                 except ValueError as exc:
                     raise ConfigError(f"{opt.cli}: cannot read {value!r} ({exc})") from exc
             values[opt.name] = value

@@ -1,4 +1,4 @@
-"""From an answer to an outcome: grade it, and tell a wrong answer from a truncated or ungradable one."""
+"""From answer to outcome: grade it; tell a wrong answer from a truncated or ungradable one."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""How a question reaches a model: chat messages for chat models, a few-shot completion for base ones.
+"""How a question reaches a model: chat messages for chat models, few-shot completion for base.
 
 Base (pretrained) models have no chat template; chatting with them yields text that never
 stops, so they get a completion prompt from ``fixtures/prompts/completion.yaml`` with stop
@@ -14,13 +14,12 @@ from typing import Any
 import yaml
 
 from stackeval.client import StreamingClient
-from stackeval.config import Settings
+from stackeval.config import FIXTURES_DIR, Settings
 from stackeval.errors import ConfigError
 from stackeval.records import Completion
 from stackeval.stack.base import Stack
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-TEMPLATES = FIXTURES / "prompts" / "completion.yaml"
+TEMPLATES = FIXTURES_DIR / "prompts" / "completion.yaml"
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from stackeval.config import FIXTURES_DIR
 from stackeval.errors import ConfigError, GraderError
 from stackeval.graders import validate_spec
 from stackeval.records import QACase
@@ -40,7 +41,7 @@ CATEGORIES = {
     "reverse": "逆向理解",
 }
 LANGS = ("zh", "en")
-DEFAULT_DIR = "fixtures/qa"
+DEFAULT_DIR = FIXTURES_DIR / "qa"
 
 _ENTRY_KEYS = {"id", "expected", "grader", *LANGS}
 _LANG_KEYS = {"prompt", "grader", "reference", "wrong"}

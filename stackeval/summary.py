@@ -30,7 +30,8 @@ def qa_table(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             "n": len(recs),
             "passed": sum(r["outcome"] == "pass" for r in recs),
             "errors": len(recs) - len(graded),
-            "accuracy": (sum(r["outcome"] == "pass" for r in graded) / len(graded)) if graded else None,
+            "accuracy": (sum(r["outcome"] == "pass" for r in graded) / len(graded)
+                         if graded else None),
             "by_category": {c: sum(v) / len(v) for c, v in sorted(cats.items())},
             "ttft_s": _median(r["metrics"].get("ttft_s") for r in recs if r.get("metrics")),
             "decode_tps": _median(r["metrics"].get("decode_tokens_per_s")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 pytest_plugins = ["pytester"]
@@ -55,3 +57,30 @@ def test_external_needs_base_url(project):
     result = project.runpytest("--stack", "external")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--base-url*"])
+
+
+def test_malformed_question_file_names_file_and_line(pytester):
+    pytester.makeconftest('pytest_plugins = ["stackeval.plugin"]')
+    evals = Path(__file__).resolve().parent.parent / "evals" / "test_qa.py"
+    pytester.makepyfile(test_qa=evals.read_text())
+    qa = pytester.mkdir("qa")
+    (qa / "logic.yaml").write_text(
+        "category: logic\n"
+        "questions:\n"
+        "  - id: fine\n"
+        "    expected: 2\n"
+        "    grader: {type: number, value: 2}\n"
+        "    zh:\n"
+        "      prompt: 一加一等于几\n"
+        "    en:\n"
+        "      prompt: What is one plus one\n"
+        "  - id: broken\n"
+        "    expected: 3\n"
+        "    grader: {type: no-such-grader}\n"
+        "    zh:\n"
+        "      prompt: x\n"
+        "    en:\n"
+        "      prompt: x\n")
+    result = pytester.runpytest("--qa-dir", str(qa), "--models", "smollm2:135m")
+    assert result.ret != pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["*logic.yaml:10*no-such-grader*"])

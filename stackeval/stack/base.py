@@ -51,12 +51,15 @@ class Stack(abc.ABC):
 
     def acquire(self, model: str) -> None:
         """Make sure the model is loaded before requests are sent (lazy profiles load here)."""
+        return None
 
     def release(self, model: str) -> None:
         """The caller is done with a model for now; lazy profiles may unload it."""
+        return None
 
     def check_alive(self, model: str) -> None:
         """Raise ServerGone when the model's server has died."""
+        return None
 
     @abc.abstractmethod
     def served(self, model: str) -> ServedModel:

@@ -113,7 +113,8 @@ def sweep_orphans() -> list[int]:
         owner = env.get(OWNER_ENV)
         if owner is None or not owner.isdigit() or _pid_alive(int(owner)):
             continue
-        log.warning("sweeping orphaned stackeval process %s (run %s)", proc.pid, env.get(RUN_ID_ENV))
+        log.warning("sweeping orphaned stackeval process %s (run %s)", proc.pid,
+                    env.get(RUN_ID_ENV))
         terminate_tree(proc.pid, timeout_s=5)
         killed.append(proc.pid)
     return killed

@@ -1,4 +1,4 @@
-"""Readiness waits: poll a URL until it answers as expected, or fail with URL, expectation and log."""
+"""Readiness waits: poll a URL until it answers, or fail naming URL, expectation and log tail."""
 
 from __future__ import annotations
 
