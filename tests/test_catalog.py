@@ -14,7 +14,6 @@ import yaml
 
 from stackeval.catalog import (
     DEFAULT_CATALOG,
-    CompletionTemplate,
     load_catalog,
     resolve,
 )
@@ -61,7 +60,6 @@ def entry(**overrides: Any) -> dict[str, Any]:
 def write_catalog(path: Path, models: list[dict[str, Any]], **top: Any) -> Path:
     data: dict[str, Any] = {
         "version": 1,
-        "completion_templates": {"qa": "Q: {prompt}\nA:"},
         "models": models,
     }
     data.update(top)
@@ -108,18 +106,15 @@ def test_defaults_are_the_chat_models_smallest_first() -> None:
     assert sizes == sorted(sizes)
 
 
-def test_base_model_has_completion_template_and_stop() -> None:
+def test_base_model_is_in_the_catalog_but_not_a_default() -> None:
     gemma = load_catalog().get("gemma3:270m")
     assert gemma.kind == "base"
     assert not gemma.default
-    assert gemma.stop
-    assert gemma.completion_template is not None
-    assert gemma.completion_template.render("2+2?") == "Q: 2+2?\nA:"
 
 
-def test_template_render_leaves_other_braces_alone() -> None:
-    template = CompletionTemplate("json", 'Input: {prompt}\nOutput: {"answer":')
-    assert template.render("x") == 'Input: x\nOutput: {"answer":'
+def test_base_model_entry_needs_no_prompt_settings(tmp_path: Path) -> None:
+    path = write_catalog(tmp_path / "models.yaml", [entry(kind="base")])
+    assert load_catalog(path).get("tiny:1m").kind == "base"
 
 
 def test_unknown_model_lists_known_names_and_mentions_gguf() -> None:
@@ -154,15 +149,12 @@ def test_resolve_local_chat_gguf(tmp_path: Path) -> None:
     assert spec.size_bytes == path.stat().st_size
     assert spec.quantization == "Q4_1"
     assert spec.n_ctx == 4096
-    assert spec.completion_template is None
 
 
-def test_resolve_local_base_gguf_gets_completion_defaults(tmp_path: Path) -> None:
+def test_resolve_local_base_gguf(tmp_path: Path) -> None:
     path = write_gguf(tmp_path / "base.gguf", chat=False, context_length=256)
     spec = resolve(path, load_catalog())
     assert spec.kind == "base"
-    assert spec.completion_template is not None
-    assert spec.stop
     assert spec.n_ctx == 256  # never beyond the training context
 
 
@@ -200,19 +192,8 @@ BAD_ENTRIES = [
     pytest.param({"sources": []}, "sources", "non-empty list", id="no-sources"),
     pytest.param({"sha265": GOOD_SHA}, "sha265", "unknown field", id="typo-field"),
     pytest.param({"default": "yes please"}, "default", "true or false", id="bad-default"),
-    pytest.param({"stop": ["", "x"]}, "stop", "non-empty strings", id="empty-stop"),
-    pytest.param(
-        {"kind": "base"},
-        "completion_template",
-        "needs a completion template",
-        id="base-no-template",
-    ),
-    pytest.param(
-        {"completion_template": "chat"},
-        "completion_template",
-        "unknown template 'chat'",
-        id="bad-template",
-    ),
+    # Base-model prompts live in fixtures/prompts/completion.yaml, not in the catalog.
+    pytest.param({"stop": ["\nQ:"]}, "stop", "unknown field", id="stop-field"),
 ]
 
 
@@ -280,9 +261,9 @@ def test_empty_models_list(tmp_path: Path) -> None:
         load_catalog(path)
 
 
-def test_template_without_prompt_placeholder(tmp_path: Path) -> None:
-    path = write_catalog(tmp_path / "models.yaml", [entry()], completion_templates={"qa": "Q: A:"})
-    with pytest.raises(ConfigError, match=r"field 'qa': must be a string containing '\{prompt\}'"):
+def test_local_defaults_reject_stop(tmp_path: Path) -> None:
+    path = write_catalog(tmp_path / "models.yaml", [entry()], local_defaults={"stop": ["\n\n"]})
+    with pytest.raises(ConfigError, match=r"local_defaults: field 'stop': unknown field"):
         load_catalog(path)
 
 
