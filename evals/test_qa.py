@@ -12,6 +12,7 @@ from stackeval import attach
 from stackeval.errors import ClientError
 from stackeval.judging import Judged, attach_attempt, infra_outcome, judge, qa_result
 from stackeval.plugin import models_for, runtime
+from stackeval.prompting import Asked
 from stackeval.qa import load_cases
 from stackeval.records import Outcome
 
@@ -29,11 +30,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture
-def judged(model, case, asker, record_writer, stackeval_settings):
-    """Ask the question ``--repeats`` times; each attempt is graded, attached and saved."""
-    attach.labels(model=model, category=case.category, language=case.lang, suite="qa")
+def attempts(model, case, asker, record_writer, stackeval_settings):
+    """Ask the question ``--repeats`` times; each attempt is graded and saved at once."""
     served = asker.stack.served(model).to_dict()
-    attach.labels(model_sha256=str(served.get("sha256")))
     rid = stackeval_settings.run_id
     results = []
     for repeat in range(stackeval_settings.repeats):
@@ -44,16 +43,19 @@ def judged(model, case, asker, record_writer, stackeval_settings):
                                                 str(exc), served).to_dict())
             raise
         verdict = judge(asked, case.grader)
-        label = f"#{repeat + 1}" if stackeval_settings.repeats > 1 else ""
-        attach_attempt(asked, verdict, label)
         record_writer.write("qa", qa_result(rid, model, case, repeat, verdict.outcome,
                                             verdict.explanation, served, asked).to_dict())
-        results.append(verdict)
+        results.append((asked, verdict))
     return results
 
 
-def test_qa(judged: list[Judged], case) -> None:
+def test_qa(attempts: list[tuple[Asked, Judged]], model, case, asker) -> None:
     """Every attempt must be graded correct."""
+    attach.labels(model=model, category=case.category, language=case.lang, suite="qa",
+                  model_sha256=str(asker.stack.served(model).sha256))
+    for i, (asked, verdict) in enumerate(attempts):
+        attach_attempt(asked, verdict, f"#{i + 1}" if len(attempts) > 1 else "")
+    judged = [verdict for _, verdict in attempts]
     passed = sum(j.outcome is Outcome.PASS for j in judged)
     failures = [f"[{j.outcome.value}] {j.explanation}"
                 for j in judged if j.outcome is not Outcome.PASS]

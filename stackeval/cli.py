@@ -12,7 +12,7 @@ from pathlib import Path
 from stackeval import store
 from stackeval.catalog import load_catalog
 from stackeval.config import OPTIONS, Settings
-from stackeval.errors import StackEvalError
+from stackeval.errors import ConfigError, StackEvalError
 from stackeval.pull import default_cache_dir, pull
 from stackeval.stack.factory import create_stack, resolve_specs
 from stackeval.summary import format_qa_table, qa_table
@@ -73,12 +73,13 @@ def cmd_summary(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Start the stack and keep it up until Ctrl-C (for Continue.dev, Open WebUI, curl)."""
     settings = _settings(args)
+    if not settings.api_key:
+        raise ConfigError("serve: choose the gateway key with --api-key (or STACKEVAL_API_KEY); "
+                          "clients send it as the bearer token")
     stack = create_stack(settings, progress=True, eager=True)
     with stack:
         print(f"stack up: {stack.describe()}")
-        if hasattr(stack, "master_key"):
-            print(f"gateway key: written to {settings.reports_dir}/stack/{settings.run_id}/"
-                  "gateway.yaml (mode 600)")
+        print("gateway key: the value of --api-key / STACKEVAL_API_KEY")
         signal.sigwait({signal.SIGINT, signal.SIGTERM})
     return 0
 

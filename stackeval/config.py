@@ -51,7 +51,8 @@ OPTIONS: tuple[Option, ...] = (
            "files (default: the catalog's default chat models)", _csv),
     Option("base_url", None, "external profile: OpenAI-compatible base URL, e.g. "
            "http://127.0.0.1:3000/v1 (One-API) or http://127.0.0.1:11434/v1 (Ollama)"),
-    Option("api_key", None, "external profile: API key for --base-url (never logged)"),
+    Option("api_key", None, "API key for --base-url (external) or the gateway's key (embedded; "
+           "default: a random key per run); never logged"),
     Option("cache_dir", None, "where pulled model files live (default $STACKEVAL_CACHE or "
            "~/.cache/stackeval)", Path),
     Option("reports_dir", Path("reports"), "where results, Allure results and logs are written",

@@ -69,7 +69,8 @@ class EmbeddedStack(Stack):
         self.server_version = f"llama.cpp server via xllamacpp {_version('xllamacpp')}"
         self.gateway_version = f"LiteLLM proxy {_version('litellm')}"
         state = state or {}
-        self.master_key: str = state.get("master_key") or "sk-stackeval-" + secrets.token_hex(16)
+        self.master_key: str = (state.get("master_key") or settings.api_key
+                                or "sk-stackeval-" + secrets.token_hex(16))
         self.ports: dict[str, int] = dict(state.get("ports", {}))
         self.gateway_port: int = state.get("gateway_port", 0)
         self._servers: OrderedDict[str, ManagedProcess] = OrderedDict()
@@ -209,7 +210,8 @@ class EmbeddedStack(Stack):
             })
         return {
             "model_list": routes,
-            "general_settings": {"master_key": self.master_key},
+            # LiteLLM reads the key from the environment, so no file on disk holds it.
+            "general_settings": {"master_key": "os.environ/STACKEVAL_GATEWAY_KEY"},
             # Retries belong to our client, which records them; the gateway must not hide them.
             "litellm_settings": {"drop_params": True, "telemetry": False, "num_retries": 0},
             "router_settings": {"num_retries": 0},
@@ -227,7 +229,8 @@ class EmbeddedStack(Stack):
                  "LITELLM_LOG": "ERROR",
                  # LiteLLM aborts a stream that repeats a chunk 100 times with a 500; a looping
                  # small model is a wrong answer to grade, not an infrastructure error.
-                 "REPEATED_STREAMING_CHUNK_LIMIT": "1000000"},
+                 "REPEATED_STREAMING_CHUNK_LIMIT": "1000000",
+                 "STACKEVAL_GATEWAY_KEY": self.master_key},
         )
         proc.pid = pid
         return proc
@@ -235,7 +238,6 @@ class EmbeddedStack(Stack):
     def _start_gateway(self) -> None:
         cfg_path = self.run_dir / "gateway.yaml"
         cfg_path.write_text(yaml.safe_dump(self.gateway_config(), sort_keys=False))
-        cfg_path.chmod(0o600)  # holds the master key
         self._gateway = self._gateway_process()
         self._gateway.start()
         HttpWait(f"http://127.0.0.1:{self.gateway_port}/health/liveliness",
