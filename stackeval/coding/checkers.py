@@ -1,0 +1,166 @@
+"""Running extracted programs against their tests in a sandbox, with calibrated time limits."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import re
+import threading
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from stackeval.coding.bashlab import bash_cases
+from stackeval.coding.cases import Case, python_cases
+from stackeval.coding.tasks import CodingTask
+from stackeval.errors import GraderError
+from stackeval.sandbox import ExecResult, Sandbox
+
+log = logging.getLogger(__name__)
+
+# EvalPlus style: a limit is a multiple of the reference solution's own time on this host
+LIMIT_FACTOR = 20.0
+MIN_LIMIT_S = {"python": 2.0, "bash": 5.0}
+CALIBRATION_TIMEOUT_S = 60.0
+_VIOLATION = re.compile(
+    r"MemoryError|Cannot allocate memory|Resource temporarily unavailable|fork: retry|"
+    r"File too large|Read-only file system|Network is unreachable|"
+    r"Temporary failure in name resolution"
+)
+
+
+class CodeOutcome(enum.StrEnum):
+    """What became of a program; only PASS passes."""
+
+    PASS = "pass"
+    WRONG = "wrong_answer"  # ran to the end, checks failed
+    RUNTIME_ERROR = "runtime_error"  # crashed, syntax error, non-zero exit
+    TIMEOUT = "timeout"
+    NO_CODE = "no_code"
+    SANDBOX_VIOLATION = (
+        "sandbox_violation"  # hit a sandbox limit: memory, processes, files, network
+    )
+
+
+@dataclass(frozen=True)
+class CodeRun:
+    """The verdict on one program, with every failed check and what the last run printed."""
+
+    outcome: CodeOutcome
+    explanation: str
+    failures: tuple[str, ...] = ()
+    stdout: str = ""
+    stderr: str = ""
+    exit_code: int | None = None
+    duration_s: float = 0.0  # all runs together
+    time_limit_s: float = 0.0  # the largest per-run limit used
+    cases: int = 0
+
+    @property
+    def passed(self) -> bool:
+        """Whether every case passed."""
+        return self.outcome is CodeOutcome.PASS
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {**asdict(self), "outcome": self.outcome.value, "passed": self.passed}
+
+
+def cases_for(task: CodingTask, code: str) -> list[Case]:
+    """The sandbox runs that check ``code`` as an answer to ``task``."""
+    if task.language == "python":
+        return python_cases(task, code)
+    return bash_cases(task.test, task.entry_point, code)
+
+
+_limits: dict[tuple[str, str], dict[str, float]] = {}
+_limits_lock = threading.Lock()
+
+
+def time_limits(task: CodingTask, sandbox: Sandbox) -> dict[str, float]:
+    """Per-case limits from one timed run of the reference solution, cached per process."""
+    key = (task.id, sandbox.name)
+    with _limits_lock:
+        if key in _limits:
+            return _limits[key]
+    limits = {}
+    for case in cases_for(task, task.reference):
+        result = sandbox.run(case.files, case.argv, timeout_s=CALIBRATION_TIMEOUT_S)
+        failures = case.verify(result)
+        if failures or not result.ok:
+            detail = (
+                failures[0]
+                if failures
+                else f"{result.killed_reason or result.exit_code}: {result.stderr[-300:]}"
+            )
+            raise GraderError(
+                f"reference solution of {task.id} fails {case.name} in the {sandbox.name} "
+                f"sandbox (does it have the tools the task needs?): {detail}"
+            )
+        limits[case.name] = max(MIN_LIMIT_S[task.language], LIMIT_FACTOR * result.duration_s)
+    log.debug("time limits for %s: %s", task.id, limits)
+    with _limits_lock:
+        _limits[key] = limits
+    return limits
+
+
+def check_code(task: CodingTask, code: str, sandbox: Sandbox) -> CodeRun:
+    """Run ``code`` against all of the task's cases; the first failing case sets the outcome."""
+    if not code.strip():
+        return CodeRun(CodeOutcome.NO_CODE, "no code found in the answer")
+    limits = time_limits(task, sandbox)
+    outcome, failures, last, duration = CodeOutcome.PASS, [], None, 0.0
+    cases = cases_for(task, code)
+    for case in cases:
+        limit = limits.get(case.name, MIN_LIMIT_S[task.language])
+        result = sandbox.run(case.files, case.argv, timeout_s=limit)
+        duration += result.duration_s
+        case_failures = case.verify(result)
+        case_outcome = _classify(case, result, case_failures)
+        if case_outcome is CodeOutcome.PASS:
+            continue
+        if outcome is CodeOutcome.PASS:
+            outcome, last = case_outcome, result
+        if case_outcome is CodeOutcome.TIMEOUT:
+            case_failures = [f"timed out after {limit:.1f} s"]
+            if case is not cases[-1]:  # a hang usually repeats: don't wait for every case
+                case_failures.append(f"{len(cases) - cases.index(case) - 1} later case(s) not run")
+        elif case_outcome is CodeOutcome.SANDBOX_VIOLATION and not case_failures:
+            case_failures = [f"stopped by the sandbox: {result.killed_reason}"]
+        failures += [
+            f"{case.name}: {f}" if len(cases) > 1 and not f.startswith(case.name) else f
+            for f in case_failures
+        ]
+        if case_outcome is CodeOutcome.TIMEOUT:
+            break
+    last = last or result
+    if outcome is CodeOutcome.PASS:
+        explanation = f"passed all {len(cases)} case(s)" if len(cases) > 1 else "passed all tests"
+    else:
+        explanation = f"{outcome.value}: {failures[0]}" + (
+            f" (+{len(failures) - 1} more)" if len(failures) > 1 else ""
+        )
+    return CodeRun(
+        outcome=outcome,
+        explanation=explanation,
+        failures=tuple(failures),
+        stdout=last.stdout,
+        stderr=last.stderr,
+        exit_code=last.exit_code,
+        duration_s=duration,
+        time_limit_s=max(limits.values(), default=0.0),
+        cases=len(cases),
+    )
+
+
+def _classify(case: Case, result: ExecResult, failures: list[str]) -> CodeOutcome:
+    if result.timed_out or result.killed_reason == "cpu_limit":
+        return CodeOutcome.TIMEOUT
+    if result.killed_reason in ("output_limit", "file_size_limit", "memory_limit"):
+        return CodeOutcome.SANDBOX_VIOLATION
+    if not failures:
+        return CodeOutcome.PASS
+    if _VIOLATION.search(result.stderr) or any(_VIOLATION.search(f) for f in failures):
+        return CodeOutcome.SANDBOX_VIOLATION
+    if result.exit_code in case.wrong_exits:
+        return CodeOutcome.WRONG
+    return CodeOutcome.RUNTIME_ERROR

@@ -1,0 +1,298 @@
+"""The sandboxes contain hostile code: no network, no writes or reads outside /work, no secrets,
+fork bombs, endless loops and floods stopped on time, nothing left running afterwards."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+import pytest
+
+from stackeval.errors import ConfigError, SandboxError
+from stackeval.sandbox import (
+    BwrapSandbox,
+    DockerSandbox,
+    ExecResult,
+    Limits,
+    Sandbox,
+    UnsafeLocalSandbox,
+    choose_sandbox,
+)
+from stackeval.sandbox.container import DEFAULT_IMAGE
+from stackeval.sandbox.process import BoundedBuffer
+
+LIMITS = Limits(memory_mb=512, processes=32, file_size_mb=8, output_bytes=4096)
+
+
+def _docker_sandbox() -> Sandbox:
+    # an image with python3, bash and coreutils; none is pulled, it must exist locally
+    sandbox = DockerSandbox(LIMITS, image=os.environ.get("STACKEVAL_SANDBOX_IMAGE", DEFAULT_IMAGE))
+    try:
+        sandbox.probe()
+    except SandboxError as exc:
+        pytest.skip(f"no Docker sandbox here: {exc}")
+    return sandbox
+
+
+def _bwrap_sandbox() -> Sandbox:
+    sandbox = BwrapSandbox(LIMITS)
+    try:
+        sandbox.probe()
+    except SandboxError as exc:
+        pytest.skip(f"bubblewrap not usable here: {exc}")
+    return sandbox
+
+
+@pytest.fixture(scope="module", params=["bwrap", "docker"])
+def sandbox(request: pytest.FixtureRequest) -> Sandbox:
+    return _bwrap_sandbox() if request.param == "bwrap" else _docker_sandbox()
+
+
+def _python(sandbox: Sandbox, code: str, *args: str, timeout_s: float = 10, **kw) -> ExecResult:
+    return sandbox.run({"main.py": code}, ["python3", "main.py", *args], timeout_s=timeout_s, **kw)
+
+
+def _strays(tag: str, wait_s: float = 3.0) -> list[int]:
+    """Pids of processes whose command line carries ``tag``, once the kernel had time to reap."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        found = []
+        for proc in psutil.process_iter(["cmdline"]):
+            try:
+                if tag in " ".join(proc.info["cmdline"] or ()):
+                    found.append(proc.pid)
+            except psutil.Error:
+                continue
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
+def test_runs_code_in_a_fresh_work_dir(sandbox: Sandbox) -> None:
+    result = _python(
+        sandbox,
+        "import os, sys; print(os.getcwd(), sorted(os.listdir('.')), sys.stdin.read())",
+        stdin=b"hello",
+    )
+    assert result.ok, result
+    assert result.stdout.split()[0] == "/work"
+    assert "['main.py']" in result.stdout and "hello" in result.stdout
+    assert not result.timed_out and result.killed_reason is None and result.duration_s < 10
+
+
+def test_no_network(sandbox: Sandbox) -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.setblocking(False)
+    port = listener.getsockname()[1]
+    probe = f"""
+import json, socket
+def attempt(fn):
+    try:
+        fn()
+        return "ok"
+    except OSError as exc:
+        return type(exc).__name__
+def connect(addr):
+    s = socket.create_connection(addr, timeout=2)
+    s.close()
+print(json.dumps({{
+    "host_port": attempt(lambda: connect(("127.0.0.1", {port}))),
+    "dns": attempt(lambda: socket.getaddrinfo("example.com", 80)),
+    "external": attempt(lambda: connect(("1.1.1.1", 53))),
+}}))
+"""
+    try:
+        result = _python(sandbox, probe)
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # nothing reached the host's port
+    finally:
+        listener.close()
+    assert result.ok, result
+    outcome = json.loads(result.stdout)
+    assert "ok" not in outcome.values(), outcome
+
+
+def test_cannot_touch_the_host_filesystem(sandbox: Sandbox) -> None:
+    name = f"stackeval-escape-{uuid.uuid4().hex}"
+    targets = [
+        f"/work/main/{name}",
+        f"/root/{name}",
+        f"/tmp/{name}",
+        f"/etc/{name}",
+        f"/usr/{name}",
+    ]
+    repo_file = Path(__file__).resolve()
+    code = f"""
+import json, os
+out = {{}}
+for path in {targets!r}:
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        open(path, "w").write("x")
+        out[path] = "written"
+    except OSError as exc:
+        out[path] = type(exc).__name__
+for path in ["/root", "/home", {str(repo_file)!r}, "/etc/shadow", "/etc/passwd"]:
+    out["read " + path] = os.path.exists(path) and os.access(path, os.R_OK)
+print(json.dumps(out))
+"""
+    result = _python(sandbox, code)
+    assert result.ok, result
+    seen = json.loads(result.stdout)
+    for path in targets:
+        assert not Path(path).exists(), f"{path} escaped the sandbox"
+    assert seen[f"/etc/{name}"] != "written" and seen[f"/usr/{name}"] != "written"
+    assert not seen[f"read {repo_file}"] and not seen["read /root"] and not seen["read /etc/shadow"]
+
+
+def test_harness_environment_is_invisible(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STACKEVAL_API_KEY", "secret-value-42")
+    result = sandbox.run(
+        {}, ["sh", "-c", "env; cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n'"], timeout_s=10
+    )
+    assert result.ok, result
+    assert "STACKEVAL_API_KEY" not in result.stdout and "secret-value-42" not in result.stdout
+
+
+def test_fork_bomb_is_contained_and_killed(sandbox: Sandbox) -> None:
+    tag = f"bomb-{uuid.uuid4().hex}"
+    bomb = (
+        "import os, time\n"
+        "while True:\n"
+        "    try:\n"
+        "        os.fork()\n"
+        "    except OSError:\n"
+        "        time.sleep(0.01)\n"
+    )
+    started = time.monotonic()
+    result = _python(sandbox, bomb, tag, timeout_s=2)
+    assert result.timed_out and result.killed_reason == "timeout" and result.exit_code is None
+    assert time.monotonic() - started < 8
+    assert _strays(tag) == []
+    assert os.system("true") == 0  # the host can still fork
+
+
+def test_shell_fork_bomb(sandbox: Sandbox) -> None:
+    tag = f"shbomb-{uuid.uuid4().hex}"
+    result = sandbox.run(
+        {"bomb.sh": f"# {tag}\nb() {{ b | b & }}\nb\nwait\n"}, ["bash", "bomb.sh", tag], timeout_s=2
+    )
+    # the process limit makes forks fail; whatever is still running dies with the run
+    assert result.timed_out or "Resource temporarily unavailable" in result.stderr
+    assert result.duration_s < 5
+    assert _strays(tag) == []
+
+
+def test_infinite_loop_is_stopped_on_time(sandbox: Sandbox) -> None:
+    tag = f"loop-{uuid.uuid4().hex}"
+    result = _python(sandbox, "while True:\n    pass\n", tag, timeout_s=1)
+    assert result.timed_out and result.killed_reason == "timeout"
+    assert 1 <= result.duration_s < 4
+    assert _strays(tag) == []
+
+
+def test_output_flood_is_capped_and_killed(sandbox: Sandbox) -> None:
+    result = _python(
+        sandbox, "import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n", timeout_s=10
+    )
+    assert result.killed_reason == "output_limit" and result.truncated
+    assert len(result.stdout) < LIMITS.output_bytes + 100
+    assert result.duration_s < 5
+
+
+def test_large_finite_output_keeps_head_and_tail(sandbox: Sandbox) -> None:
+    result = _python(sandbox, "print('BEGIN' + 'y' * 100_000 + 'END')")
+    assert result.ok and result.truncated
+    assert result.stdout.startswith("BEGIN") and result.stdout.rstrip().endswith("END")
+    assert "bytes dropped" in result.stdout
+
+
+def test_memory_and_file_size_are_limited(sandbox: Sandbox) -> None:
+    memory = _python(sandbox, "x = bytearray(2 * 1024**3)")
+    assert memory.exit_code != 0
+    # RLIMIT_AS under bwrap: MemoryError; a container's cgroup limit: the OOM killer
+    assert "MemoryError" in memory.stderr or memory.killed_reason == "memory_limit"
+    big = _python(sandbox, "open('big', 'wb').write(b'x' * 50_000_000)")
+    assert big.exit_code != 0
+    assert "File too large" in big.stderr or big.killed_reason == "file_size_limit"
+
+
+def test_background_processes_die_with_the_run(sandbox: Sandbox) -> None:
+    tag = f"daemon-{uuid.uuid4().hex}"
+    result = sandbox.run(
+        {"d.sh": f"(exec -a {tag} sleep 60) </dev/null >/dev/null 2>&1 &\necho started\n"},
+        ["bash", "d.sh"],
+        timeout_s=10,
+    )
+    assert result.ok and "started" in result.stdout
+    assert _strays(tag) == []
+
+
+def test_work_dirs_are_removed(monkeypatch: pytest.MonkeyPatch) -> None:
+    sandbox = _bwrap_sandbox()
+    made: list[str] = []
+    mkdtemp = tempfile.mkdtemp
+
+    def recording_mkdtemp(*args, **kwargs) -> str:
+        made.append(mkdtemp(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(tempfile, "mkdtemp", recording_mkdtemp)
+    result = sandbox.run({"a/b.txt": "x"}, ["sh", "-c", "chmod 000 a; touch out"], timeout_s=10)
+    assert result.ok and made
+    assert not any(Path(path).exists() for path in made)
+
+
+@pytest.mark.parametrize("bad", ["../x", "/etc/x", "a/../../x"])
+def test_file_paths_must_stay_inside(bad: str) -> None:
+    with pytest.raises(SandboxError, match="relative path"):
+        _bwrap_sandbox().run({bad: "x"}, ["true"], timeout_s=5)
+
+
+def test_unsafe_local_sandbox_scrubs_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STACKEVAL_API_KEY", "secret-value-42")
+    sandbox = UnsafeLocalSandbox(LIMITS)
+    result = sandbox.run({"x.sh": "env; pwd"}, ["sh", "x.sh"], timeout_s=5)
+    assert (
+        result.ok
+        and "secret-value-42" not in result.stdout
+        and "stackeval-unsafe-" in result.stdout
+    )
+    assert sandbox.run({}, ["sleep", "10"], timeout_s=0.5).timed_out
+
+
+def test_choose_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    _bwrap_sandbox()
+    assert choose_sandbox("bwrap").name == "bwrap"
+    with pytest.raises(ConfigError):
+        choose_sandbox("chroot")
+    with pytest.raises(SandboxError, match="--unsafe-exec"):
+        choose_sandbox("unsafe")
+    assert choose_sandbox("unsafe", allow_unsafe=True).name == "unsafe-local"
+
+    def broken(self: Sandbox) -> None:
+        raise SandboxError(f"{self.name} broken")
+
+    monkeypatch.setattr(BwrapSandbox, "probe", broken)
+    monkeypatch.setattr(DockerSandbox, "probe", broken)
+    with pytest.raises(SandboxError, match=r"apt-get install bubblewrap.*--unsafe-exec"):
+        choose_sandbox()
+    assert choose_sandbox(allow_unsafe=True).name == "unsafe-local"
+
+
+def test_bounded_buffer_keeps_both_ends() -> None:
+    buf = BoundedBuffer(10)
+    for chunk in (b"abc", b"defgh", b"ijklmn", b"opq"):
+        buf.add(chunk)
+    assert buf.truncated and buf.total == 17
+    assert buf.text() == "abcde\n[... 7 bytes dropped ...]\nmnopq"
