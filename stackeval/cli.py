@@ -15,7 +15,7 @@ from stackeval.config import OPTIONS, Settings
 from stackeval.errors import ConfigError, StackEvalError
 from stackeval.pull import default_cache_dir, pull
 from stackeval.stack.factory import create_stack, resolve_specs
-from stackeval.summary import format_qa_table, qa_table
+from stackeval.summary import coding_table, format_coding_table, format_qa_table, qa_table
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -63,7 +63,10 @@ def cmd_summary(args: argparse.Namespace) -> int:
     rows = qa_table(store.read_records(run, "qa"))
     for line in format_qa_table(rows) or ["(no Q&A records)"]:
         print(line)
-    if args.strict and (not rows or any(r["errors"] for r in rows)):
+    coding = coding_table(store.read_records(run, "coding"))
+    for line in format_coding_table(coding):
+        print(line)
+    if args.strict and (not rows or any(r["errors"] for r in rows + coding)):
         print("strict: the run has no records or has infrastructure/grader errors",
               file=sys.stderr)
         return 1

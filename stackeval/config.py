@@ -72,6 +72,15 @@ OPTIONS: tuple[Option, ...] = (
     Option("retries", 2, "retries for infrastructure errors (connect, 429, 5xx) only", int),
     Option("start_timeout", 180.0, "seconds to wait for the stack to become healthy", float),
     Option("keep_stack", False, "leave the stack running after the session", flag=True),
+    Option("coding_suites", ("humaneval", "bashlab", "python"), "coding task suites to run "
+           "(comma-separated: humaneval, bashlab, python)", _csv),
+    Option("coding_limit", 0, "run only the first N HumanEval problems (0: all 164)", int),
+    Option("coding_max_tokens", 768, "max output tokens per coding answer", int),
+    Option("samples", 1, "completions drawn per coding task; pass@1 and pass@k are reported", int),
+    Option("sandbox", "auto", "where model-written code runs: auto (Docker if it answers, else "
+           "bubblewrap), docker or bwrap"),
+    Option("unsafe_exec", False, "allow running model-written code on the bare host when no "
+           "sandbox is available (never the default)", flag=True),
 )
 
 
@@ -98,6 +107,12 @@ class Settings:
     retries: int = 2
     start_timeout: float = 180.0
     keep_stack: bool = False
+    coding_suites: tuple[str, ...] = ("humaneval", "bashlab", "python")
+    coding_limit: int = 0
+    coding_max_tokens: int = 768
+    samples: int = 1
+    sandbox: str = "auto"
+    unsafe_exec: bool = False
     run_id: str = field(default_factory=lambda: new_run_id())
 
     def __post_init__(self) -> None:
@@ -105,7 +120,8 @@ class Settings:
             raise ConfigError(f"--stack={self.stack!r}: choose embedded, compose or external")
         if self.stack == "external" and not self.base_url:
             raise ConfigError("--stack=external needs --base-url (and usually --api-key)")
-        for name in ("threads", "parallel", "max_loaded_models", "repeats", "max_tokens"):
+        for name in ("threads", "parallel", "max_loaded_models", "repeats", "max_tokens",
+                     "samples", "coding_max_tokens"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
 

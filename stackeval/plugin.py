@@ -23,9 +23,10 @@ from stackeval.client import StreamingClient
 from stackeval.config import OPTIONS, Settings, new_run_id
 from stackeval.errors import StackEvalError
 from stackeval.prompting import Asker
+from stackeval.sandbox import Sandbox, choose_sandbox
 from stackeval.stack.base import Stack
 from stackeval.stack.factory import create_stack, selected_models
-from stackeval.summary import format_qa_table, qa_table
+from stackeval.summary import coding_table, format_coding_table, format_qa_table, qa_table
 
 log = logging.getLogger(__name__)
 
@@ -243,13 +244,15 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     rt = runtime(config)
     if getattr(config, "workerinput", None) is not None:
         return
-    rows = qa_table(store.read_records(rt.run_dir, "qa"))
-    if not rows:
-        return
-    terminalreporter.section("stackeval: Q&A summary")
-    for line in format_qa_table(rows):
-        terminalreporter.write_line(line)
-    terminalreporter.write_line(f"records: {rt.run_dir}")
+    tables = [("Q&A", format_qa_table(qa_table(store.read_records(rt.run_dir, "qa")))),
+              ("coding", format_coding_table(coding_table(
+                  store.read_records(rt.run_dir, "coding"), rt.settings.samples)))]
+    for title, lines in tables:
+        if lines:
+            terminalreporter.section(f"stackeval: {title} summary")
+            for line in lines:
+                terminalreporter.write_line(line)
+            terminalreporter.write_line(f"records: {rt.run_dir}")
 
 
 # -- fixtures ----------------------------------------------------------------------------------
@@ -275,6 +278,18 @@ def asker(pytestconfig: pytest.Config, stack: Stack) -> Asker:
     """Sends prompts to models in the format each understands (chat or completion)."""
     rt = runtime(pytestconfig)
     return Asker(stack, rt.client(), rt.settings)
+
+
+@pytest.fixture(scope="session")
+def sandbox(pytestconfig: pytest.Config) -> Sandbox:
+    """Where model-written code runs (Docker, else bubblewrap; never the bare host by default)."""
+    settings = runtime(pytestconfig).settings
+    try:
+        box = choose_sandbox(settings.sandbox, allow_unsafe=settings.unsafe_exec)
+    except StackEvalError as exc:
+        pytest.fail(f"no sandbox for model-written code: {exc}", pytrace=False)
+    runtime(pytestconfig).writer.write_meta("sandbox", {"sandbox": box.name})
+    return box
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
+from stackeval.coding.passk import suite_pass_at_k
+
 
 def _median(values: Iterable[float | None]) -> float | None:
     vals = [v for v in values if v is not None]
@@ -61,4 +63,41 @@ def format_qa_table(rows: list[dict[str, Any]]) -> list[str]:
             f"{r['model']:<22}{r['format'][:5]:<6}{_pct(r['accuracy']):>6} "
             + "".join(f"{_pct(r['by_category'].get(c)):>12}" for c in cats)
             + f"{ttft:>10}{tps:>11}{r['output_tokens']:>9}{r['errors']:>5}")
+    return lines
+
+
+def coding_table(records: Iterable[dict[str, Any]], k: int = 1) -> list[dict[str, Any]]:
+    """Per model and suite: pass@1 and pass@k (HumanEval's unbiased estimator), lint findings."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        groups[(r["model"], r["suite"])].append(r)
+    rows = []
+    for (model, suite), recs in sorted(groups.items()):
+        per_task: dict[str, list[bool]] = defaultdict(list)
+        for r in recs:
+            if r["outcome"] != "infrastructure_error":
+                per_task[f"{r['task_id']}-{r['lang']}"].append(bool(r["passed"]))
+        findings = sum((r.get("quality") or {}).get("findings") or 0 for r in recs)
+        rows.append({
+            "model": model, "suite": suite, "tasks": len(per_task), "samples": len(recs),
+            "errors": sum(r["outcome"] == "infrastructure_error" for r in recs),
+            "pass_at_1": suite_pass_at_k(per_task, 1),
+            "k": k, "pass_at_k": suite_pass_at_k(per_task, k) if k > 1 else None,
+            "lint_findings": findings,
+        })
+    return rows
+
+
+def format_coding_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Render coding rows as fixed-width lines for the terminal."""
+    if not rows:
+        return []
+    k = rows[0]["k"]
+    head = (f"{'model':<22}{'suite':<11}{'tasks':>6}{'pass@1':>8}"
+            + (f"{f'pass@{k}':>8}" if k > 1 else "") + f"{'lint':>6}{'err':>5}")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(f"{r['model']:<22}{r['suite']:<11}{r['tasks']:>6}{_pct(r['pass_at_1']):>8}"
+                     + (f"{_pct(r['pass_at_k']):>8}" if k > 1 else "")
+                     + f"{r['lint_findings']:>6}{r['errors']:>5}")
     return lines
