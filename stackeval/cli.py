@@ -7,11 +7,13 @@ import logging
 import signal
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from stackeval import store
 from stackeval.catalog import load_catalog
 from stackeval.config import OPTIONS, Settings
+from stackeval.continue_config import continue_config, write_config
 from stackeval.errors import ConfigError, StackEvalError
 from stackeval.pull import default_cache_dir, pull
 from stackeval.stack.factory import create_stack, resolve_specs
@@ -79,11 +81,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not settings.api_key:
         raise ConfigError("serve: choose the gateway key with --api-key (or STACKEVAL_API_KEY); "
                           "clients send it as the bearer token")
+    if not settings.gateway_port:
+        settings = replace(settings, gateway_port=4000)
     stack = create_stack(settings, progress=True, eager=True)
     with stack:
         print(f"stack up: {stack.describe()}")
         print("gateway key: the value of --api-key / STACKEVAL_API_KEY")
         signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    return 0
+
+
+def cmd_continue_config(args: argparse.Namespace) -> int:
+    """Write a Continue.dev config.yaml for the gateway and models the harness measured."""
+    settings = _settings(args)
+    if not settings.api_key:
+        raise ConfigError("continue-config: pass --api-key (the gateway key clients send)")
+    base_url = settings.base_url or f"http://127.0.0.1:{settings.gateway_port or 4000}/v1"
+    catalog = load_catalog()
+    models = [(spec.name, spec.kind) for spec in resolve_specs(settings, catalog)] \
+        if settings.stack != "external" else [(m, "chat") for m in settings.models]
+    path = write_config(Path(args.output).expanduser(),
+                        continue_config(base_url, settings.api_key, models))
+    print(f"wrote {path} (mode 600) for {', '.join(m for m, _ in models)} at {base_url}")
     return 0
 
 
@@ -101,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--strict", action="store_true",
                    help="exit 1 when the run has no records or any infrastructure/grader error")
     p.set_defaults(func=cmd_summary)
+    p = sub.add_parser("continue-config", help="write a Continue.dev config.yaml for the gateway")
+    p.add_argument("--output", "-o", default="~/.continue/config.yaml")
+    _add_settings(p)
+    p.set_defaults(func=cmd_continue_config)
     p = sub.add_parser("serve", help="start the embedded stack and keep it running")
     _add_settings(p)
     p.set_defaults(func=cmd_serve)

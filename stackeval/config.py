@@ -58,6 +58,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("reports_dir", Path("reports"), "where results, Allure results and logs are written",
            Path),
     Option("qa_dir", None, "directory of Q&A question files (default: fixtures/qa)", Path),
+    Option("gateway_port", 0, "port of the embedded gateway on 127.0.0.1 (0: a free port; "
+           "`stackeval serve` uses 4000)", int),
     Option("threads", 1, "llama.cpp threads per model server (1 is fastest on a busy 2-core "
            "machine)", int),
     Option("parallel", 2, "request slots per model server (continuous batching)", int),
@@ -95,6 +97,7 @@ class Settings:
     cache_dir: Path | None = None
     reports_dir: Path = Path("reports")
     qa_dir: Path | None = None
+    gateway_port: int = 0
     threads: int = 1
     parallel: int = 2
     ctx_size: int = 0

@@ -93,7 +93,7 @@ class EmbeddedStack(Stack):
             log.warning("stopped %d processes left over by a crashed run", len(swept))
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.ports = {name: free_port() for name in self._models}
-        self.gateway_port = free_port()
+        self.gateway_port = self.settings.gateway_port or free_port()
         try:
             self._start_gateway()
             if self.eager:
