@@ -76,7 +76,6 @@ class ModelSpec:
     n_ctx: int = 4096
     n_threads: int = 1
     default: bool = False
-    stop: tuple[str, ...] = ()
     path: Path | None = None  # set for a local .gguf file, which is used in place
     source: str = ""  # "file:line" of the catalog entry, for error messages
 

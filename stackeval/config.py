@@ -81,6 +81,14 @@ OPTIONS: tuple[Option, ...] = (
     Option("samples", 1, "completions drawn per coding task; pass@1 and pass@k are reported", int),
     Option("sandbox", "auto", "where model-written code runs: auto (Docker if it answers, else "
            "bubblewrap), docker or bwrap"),
+    Option("compose_file", (), "compose profile: compose files, comma-separated, merged in order "
+           "(default stack/compose.yaml; CI images: stack/compose.ci.yaml)", _csv),
+    Option("gpu", False, "compose profile: add stack/compose.gpu.yaml (NVIDIA GPUs for Ollama)",
+           flag=True),
+    Option("model_source", "pull", "compose profile: pull models from Ollama's registry, or "
+           "import the catalog's GGUF files (offline GPU servers)"),
+    Option("compose_profiles", (), "compose profile: compose profiles to enable, e.g. vllm",
+           _csv),
     Option("unsafe_exec", False, "allow running model-written code on the bare host when no "
            "sandbox is available (never the default)", flag=True),
 )
@@ -116,6 +124,10 @@ class Settings:
     samples: int = 1
     sandbox: str = "auto"
     unsafe_exec: bool = False
+    compose_file: tuple[str, ...] = ()
+    gpu: bool = False
+    model_source: str = "pull"
+    compose_profiles: tuple[str, ...] = ()
     run_id: str = field(default_factory=lambda: new_run_id())
 
     def __post_init__(self) -> None:
@@ -123,6 +135,8 @@ class Settings:
             raise ConfigError(f"--stack={self.stack!r}: choose embedded, compose or external")
         if self.stack == "external" and not self.base_url:
             raise ConfigError("--stack=external needs --base-url (and usually --api-key)")
+        if self.model_source not in ("pull", "import"):
+            raise ConfigError(f"--model-source={self.model_source!r}: choose pull or import")
         for name in ("threads", "parallel", "max_loaded_models", "repeats", "max_tokens",
                      "samples", "coding_max_tokens"):
             if getattr(self, name) < 1:

@@ -222,6 +222,18 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
         rt._stack.release(model)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """On a harness error (not a wrong answer), attach every service's log tail to Allure."""
+    outcome = yield
+    rep = outcome.get_result()
+    stack = runtime(item.config)._stack
+    if rep.failed and stack is not None and call.excinfo is not None \
+            and call.excinfo.errisinstance(StackEvalError):
+        for service, tail in stack.logs(50).items():
+            attach.text(f"log: {service}", tail)
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Stop the stack and write Allure's environment file (controller only)."""
     rt = runtime(session.config)

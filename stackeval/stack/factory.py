@@ -10,6 +10,7 @@ from stackeval.errors import ConfigError
 from stackeval.pull import PulledModel, default_cache_dir, pull
 from stackeval.records import ServedModel
 from stackeval.stack.base import Stack
+from stackeval.stack.compose import ComposeStack
 from stackeval.stack.embedded import EmbeddedStack, LocalModel
 from stackeval.stack.external import ExternalStack
 
@@ -54,7 +55,8 @@ def create_stack(settings: Settings, *, progress: bool = True, eager: bool = Fal
             raise ConfigError("--stack=external needs --models: the names your endpoint serves")
         return ExternalStack(settings, list(settings.models))
     if settings.stack == "compose":
-        raise ConfigError("--stack=compose is not available yet; use embedded or external")
+        return ComposeStack(settings, selected_models(settings), progress=progress, eager=eager,
+                            state=state)
     cache = settings.cache_dir or default_cache_dir()
     models = []
     for spec in resolve_specs(settings):
