@@ -68,6 +68,11 @@ class Runtime:
         self._start_error: BaseException | None = None
 
     @property
+    def started_stack(self) -> Stack | None:
+        """The stack if it has been started in this process, else None (never starts it)."""
+        return self._stack
+
+    @property
     def shared_dir(self) -> Path:
         """Lock and state files of the shared (xdist) stack."""
         return self.settings.reports_dir / "stack" / self.settings.run_id
@@ -217,9 +222,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
     """Unload a model's server once its last test has run."""
     model = _model_of(item)
-    rt = runtime(item.config)
-    if model and rt._stack is not None and (nextitem is None or _model_of(nextitem) != model):
-        rt._stack.release(model)
+    stack = runtime(item.config).started_stack
+    if model and stack is not None and (nextitem is None or _model_of(nextitem) != model):
+        stack.release(model)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -227,7 +232,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     """On a harness error (not a wrong answer), attach every service's log tail to Allure."""
     outcome = yield
     rep = outcome.get_result()
-    stack = runtime(item.config)._stack
+    stack = runtime(item.config).started_stack
     if rep.failed and stack is not None and call.excinfo is not None \
             and call.excinfo.errisinstance(StackEvalError):
         for service, tail in stack.logs(50).items():

@@ -61,6 +61,14 @@ class Stack(abc.ABC):
         """Raise ServerGone when the model's server has died."""
         return None
 
+    def pids(self) -> dict[str, int]:
+        """Pids of the processes this stack runs, by label, for telemetry; {} when none."""
+        return {}
+
+    def containers(self) -> list[str]:
+        """Names of this stack's containers (compose profile), for telemetry."""
+        return []
+
     @abc.abstractmethod
     def served(self, model: str) -> ServedModel:
         """What is actually served under that name."""

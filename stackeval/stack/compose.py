@@ -301,6 +301,10 @@ class ComposeStack(Stack):
         assert self.project is not None, "start() first"
         return {s: self.container_name(s) for s in self.project.services}
 
+    def containers(self) -> list[str]:
+        """Container names of the running services, for telemetry."""
+        return list(self.container_names().values()) if self.project is not None else []
+
     @property
     def network_name(self) -> str:
         """The run's own bridge network."""

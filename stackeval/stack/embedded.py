@@ -266,6 +266,13 @@ class EmbeddedStack(Stack):
         return replace(self._model(model).served, server=self.server_version,
                        gateway=self.gateway_version)
 
+    def pids(self) -> dict[str, int]:
+        """Pids of running services by label (``server-<model>``, ``gateway``), for telemetry."""
+        out = {f"server-{n}": p.pid for n, p in list(self._servers.items()) if p.pid}
+        if self._gateway is not None and self._gateway.pid:
+            out["gateway"] = self._gateway.pid
+        return out
+
     def logs(self, lines: int = 50) -> dict[str, str]:
         """Log tails of the gateway and each model server."""
         procs = ([self._gateway] if self._gateway else []) + list(self._servers.values())
