@@ -145,22 +145,31 @@ class Settings:
     @classmethod
     def resolve(cls, get: Callable[[Option], Any], **extra: Any) -> Settings:
         """Build settings; ``get(option)`` returns the CLI/ini value or None when unset."""
-        values: dict[str, Any] = {}
-        for opt in OPTIONS:
-            value = get(opt)
-            if value in (None, "", ()) and opt.env in os.environ:
-                value = os.environ[opt.env]
-            if value in (None, "", ()):
-                continue
-            if isinstance(value, str) and opt.type is not str:
-                try:
-                    value = (value.lower() in ("1", "true", "yes")) if opt.flag else opt.type(value)
-                except ValueError as exc:
-                    raise ConfigError(f"{opt.cli}: cannot read {value!r} ({exc})") from exc
-            values[opt.name] = value
+        values = resolve_values(OPTIONS, get)
         known = {f.name for f in fields(cls)}
         values.update({k: v for k, v in extra.items() if k in known and v is not None})
         return cls(**values)
+
+
+def resolve_values(options: tuple[Option, ...], get: Callable[[Option], Any]) -> dict[str, Any]:
+    """Each option's value from ``get`` (CLI, then ini), else ``STACKEVAL_*``; unset ones left out.
+
+    Strings are converted with the option's type; a bad value names the flag.
+    """
+    values: dict[str, Any] = {}
+    for opt in options:
+        value = get(opt)
+        if value in (None, "", ()) and opt.env in os.environ:
+            value = os.environ[opt.env]
+        if value in (None, "", ()):
+            continue
+        if isinstance(value, str) and opt.type is not str:
+            try:
+                value = (value.lower() in ("1", "true", "yes")) if opt.flag else opt.type(value)
+            except ValueError as exc:
+                raise ConfigError(f"{opt.cli}: cannot read {value!r} ({exc})") from exc
+        values[opt.name] = value
+    return values
 
 
 def new_run_id() -> str:

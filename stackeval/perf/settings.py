@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
-from stackeval.config import Option
+from stackeval.config import Option, resolve_values
 from stackeval.errors import ConfigError
 from stackeval.perf.stats import SLO
 
@@ -61,18 +60,6 @@ class PerfSettings:
     @classmethod
     def resolve(cls, get: Callable[[Option], Any]) -> PerfSettings:
         """Build from ``get(option)`` (CLI, then ini), then ``STACKEVAL_*``, then defaults."""
-        values: dict[str, Any] = {}
-        for opt in PERF_OPTIONS:
-            value = get(opt)
-            if value in (None, "", ()) and opt.env in os.environ:
-                value = os.environ[opt.env]
-            if value in (None, "", ()):
-                continue
-            if isinstance(value, str):
-                try:
-                    value = opt.type(value)
-                except ValueError as exc:
-                    raise ConfigError(f"{opt.cli}: cannot read {value!r} ({exc})") from exc
-            values[opt.name] = value
+        values = resolve_values(PERF_OPTIONS, get)
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
