@@ -14,6 +14,7 @@ import httpx
 from tqdm import tqdm
 
 from stackeval.errors import PullError, StackError
+from stackeval.stack.provision.http import ServiceClient
 
 log = logging.getLogger(__name__)
 
@@ -59,24 +60,12 @@ class NativeMetrics:
         return {**asdict(self), "decode_tokens_per_s": self.decode_tokens_per_s}
 
 
-class OllamaClient:
+class OllamaClient(ServiceClient):
     """Ollama's ``/api`` endpoints on one base URL (``http://127.0.0.1:11434``)."""
 
     def __init__(self, base_url: str, *, timeout_s: float = 60.0,
                  transport: httpx.BaseTransport | None = None) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.base_url, transport=transport, trust_env=False,
-                                  timeout=httpx.Timeout(timeout_s, connect=10.0))
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._http.close()
-
-    def __enter__(self) -> OllamaClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        super().__init__(base_url, timeout_s=timeout_s, transport=transport)
 
     def version(self) -> str:
         """The server's version string."""

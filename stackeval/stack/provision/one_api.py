@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from stackeval.errors import StackError
+from stackeval.stack.provision.http import ServiceClient
 
 log = logging.getLogger(__name__)
 
@@ -32,24 +33,8 @@ class OneApiAccess:
     version: str = "unknown"
 
 
-class OneApiClient:
+class OneApiClient(ServiceClient):
     """One-API's ``/api`` admin endpoints on one base URL (``http://127.0.0.1:3000``)."""
-
-    def __init__(self, base_url: str, *, timeout_s: float = 30.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.base_url, transport=transport, trust_env=False,
-                                  timeout=timeout_s)
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._http.close()
-
-    def __enter__(self) -> OneApiClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def status(self) -> dict[str, Any]:
         """``GET /api/status``: version and site options."""

@@ -8,28 +8,13 @@ from typing import Any
 import httpx
 
 from stackeval.errors import StackError
+from stackeval.stack.provision.http import ServiceClient
 
 log = logging.getLogger(__name__)
 
 
-class OpenWebUIClient:
+class OpenWebUIClient(ServiceClient):
     """Open WebUI on one base URL (``http://127.0.0.1:8080``); keeps the admin's bearer token."""
-
-    def __init__(self, base_url: str, *, timeout_s: float = 30.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.base_url, transport=transport, trust_env=False,
-                                  timeout=timeout_s)
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._http.close()
-
-    def __enter__(self) -> OpenWebUIClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def version(self) -> str:
         """``GET /api/version``."""
