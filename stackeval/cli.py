@@ -16,6 +16,7 @@ from stackeval.config import OPTIONS, Settings
 from stackeval.continue_config import continue_config, write_config
 from stackeval.errors import ConfigError, StackEvalError
 from stackeval.pull import default_cache_dir, pull
+from stackeval.report.cli import add_report_command
 from stackeval.stack.factory import create_stack, resolve_specs
 from stackeval.summary import coding_table, format_coding_table, format_qa_table, qa_table
 
@@ -127,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("serve", help="start the embedded stack and keep it running")
     _add_settings(p)
     p.set_defaults(func=cmd_serve)
+    add_report_command(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:

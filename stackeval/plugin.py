@@ -184,6 +184,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RUNTIME] = Runtime(config, settings, models)
     if getattr(config.option, "allure_report_dir", "") is None and _runs_evals(config):
         config.option.allure_report_dir = str(settings.reports_dir / "allure-results")
+        # One run per results dir (history lives apart, see stackeval.report.allure); only the
+        # controller cleans, so xdist workers never erase each other's results.
+        config.option.clean_alluredir = workerinput is None
 
 
 def _runs_evals(config: pytest.Config) -> bool:
