@@ -102,12 +102,14 @@ def install(venv: Path, log_path: Path | None = None) -> float:
 class OpenWebUI:
     """An ``open-webui serve`` child process connected to one OpenAI-compatible gateway."""
 
-    def __init__(self, settings: Settings, gateway: Endpoint, venv: Path = DEFAULT_VENV) -> None:
+    def __init__(self, settings: Settings, gateway: Endpoint, venv: Path = DEFAULT_VENV, *,
+                 name: str = "webui") -> None:
         self.settings = settings
         self.gateway = gateway
         self.venv = Path(venv)
+        self.name = name  # data dir and log name: one per instance (e.g. per xdist worker)
         self.run_dir = settings.reports_dir / "stack" / settings.run_id
-        self.data_dir = self.run_dir / "webui"
+        self.data_dir = self.run_dir / name
         self.email = ADMIN_EMAIL
         self.password = secrets.token_urlsafe(12)
         self.port = 0
@@ -142,7 +144,7 @@ class OpenWebUI:
         self._proc = ManagedProcess(
             name="open-webui", argv=[str(exe), "serve", "--host", "127.0.0.1", "--port",
                                      str(self.port)],
-            log_path=self.run_dir / "webui.log", run_id=self.settings.run_id, env=env)
+            log_path=self.run_dir / f"{self.name}.log", run_id=self.settings.run_id, env=env)
         started = time.perf_counter()
         self._proc.start()
         try:
@@ -183,7 +185,7 @@ class OpenWebUI:
         except httpx.HTTPError as exc:
             raise StackError(f"Open WebUI {method} {path}: {exc}") from exc
         if resp.status_code != 200:
-            tail = log_tail(self.run_dir / "webui.log")
+            tail = log_tail(self.run_dir / f"{self.name}.log")
             raise StackError(f"Open WebUI {method} {path} answered HTTP {resp.status_code}: "
                              f"{resp.text[:300]}\nLog tail:\n{tail}")
         return resp.json()

@@ -1,0 +1,170 @@
+"""pytest plugin for the web UI evals: options and the ``webui`` and ``chat_page`` session fixtures.
+
+``webui`` starts Open WebUI in front of the session's stack (installing its venv first, with a
+progress message, when it is missing); ``chat_page`` is a signed-in headless Chromium page on it.
+``--with-webui`` starts Open WebUI with every eval session, e.g. to browse it with --keep-stack.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from filelock import FileLock
+
+from stackeval import store
+from stackeval.errors import StackEvalError
+from stackeval.plugin import runtime
+from stackeval.qa import load_cases, select_cases
+from stackeval.records import QACase
+from stackeval.stack import webui as webui_service
+from stackeval.stack.base import Stack
+from stackeval.stack.webui import OpenWebUI
+from stackeval.webui.browser import CHROMIUM, ChatPage
+from stackeval.webui.report import format_latency_table, latency_table
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Opt:
+    name: str
+    default: object
+    help: str
+    flag: bool = False
+    shown: str = ""  # the default as the help text states it
+
+    @property
+    def env(self) -> str:
+        return "STACKEVAL_" + self.name.upper()
+
+
+OPTIONS = (
+    _Opt("with_webui", False, "start Open WebUI with the stack in every eval session (web UI "
+         "evals start it anyway)", flag=True),
+    _Opt("webui_venv", str(webui_service.DEFAULT_VENV), "the venv holding Open WebUI "
+         f"{webui_service.OPEN_WEBUI_VERSION}; created (about 2-4 min, ~7 GB) when missing"),
+    _Opt("chromium", str(CHROMIUM), "the Chromium the browser tests drive (Debian's package; "
+         "never a downloaded one)"),
+    _Opt("webui_cases", "", "comma-separated question ids asked through Open WebUI's API, both "
+         "languages each (the timing and browser tests use one fixed question)", shown="all"),
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register the web UI options as --flag, ini key and STACKEVAL_* env var."""
+    group = parser.getgroup("stackeval")
+    for opt in OPTIONS:
+        flag = "--" + opt.name.replace("_", "-")
+        help_ = f"{opt.help} [default: {opt.shown or opt.default or 'off'}; env {opt.env}]"
+        if opt.flag:
+            group.addoption(flag, action="store_true", default=None, help=help_)
+            parser.addini(f"stackeval_{opt.name}", help_, type="bool", default=None)
+        else:
+            group.addoption(flag, default=None, help=help_, metavar=opt.name.upper())
+            parser.addini(f"stackeval_{opt.name}", help_, default=None)
+
+
+def option(config: pytest.Config, name: str) -> object:
+    """A web UI option: command line, then ini, then environment, then the default."""
+    opt = next(o for o in OPTIONS if o.name == name)
+    value = config.getoption(name)
+    if value is None:
+        value = config.getini(f"stackeval_{name}")
+    if value in (None, "") and opt.env in os.environ:
+        raw = os.environ[opt.env]
+        value = raw.lower() in ("1", "true", "yes") if opt.flag else raw
+    return opt.default if value in (None, "") else value
+
+
+def webui_cases(config: pytest.Config) -> list[QACase]:
+    """The questions for the Open WebUI API test (--webui-cases, default all)."""
+    ids = [i.strip() for i in str(option(config, "webui_cases")).split(",") if i.strip()]
+    try:
+        return select_cases(load_cases(), ids=ids or None)
+    except StackEvalError as exc:
+        raise pytest.UsageError(f"--webui-cases: {exc}") from exc
+
+
+def _ensure_installed(config: pytest.Config, venv: Path) -> None:
+    """Install Open WebUI into its venv when missing, saying so on the terminal."""
+    if webui_service.installed(venv):
+        return
+    reports = runtime(config).settings.reports_dir
+    reports.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(reports / "webui-install.lock")):  # xdist: one installs, others wait
+        if not webui_service.installed(venv):
+            _install(config, venv)
+
+
+def _install(config: pytest.Config, venv: Path) -> None:
+    log_path = runtime(config).run_dir / "webui-install.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    tr = config.pluginmanager.get_plugin("terminalreporter")
+    say = (lambda s: (tr.ensure_newline(), tr.write_line(s))) if tr else log.warning
+    say(f"stackeval: Open WebUI is not installed in {venv}: installing open-webui=="
+        f"{webui_service.OPEN_WEBUI_VERSION} (about 2-4 min, ~7 GB; log: {log_path}) ...")
+    seconds = webui_service.install(venv, log_path)
+    say(f"stackeval: Open WebUI installed in {seconds:.0f} s")
+
+
+@pytest.fixture(scope="session")
+def webui(pytestconfig: pytest.Config, stack: Stack) -> Iterator[OpenWebUI]:
+    """Open WebUI started in front of the stack's gateway, with an admin signed up."""
+    rt = runtime(pytestconfig)
+    venv = Path(str(option(pytestconfig, "webui_venv")))
+    models = rt.models or stack.models()
+    # Under xdist each worker runs its own instance (the stack itself is shared).
+    name = f"webui-{rt.worker}" if rt.worker else "webui"
+    ui = OpenWebUI(rt.settings, stack.endpoint(models[0]), venv, name=name)
+    try:
+        _ensure_installed(pytestconfig, venv)
+        ui.start()
+    except StackEvalError as exc:
+        pytest.fail(f"Open WebUI start failed: {exc}", pytrace=False)
+    rt.writer.write_meta("webui", ui.describe())
+    yield ui
+    if rt.settings.keep_stack:
+        log.warning("--keep-stack: Open WebUI stays up at %s (sign in as %s / %s)", ui.url,
+                    ui.email, ui.password)
+    else:
+        ui.stop()
+
+
+@pytest.fixture(scope="session")
+def chat_page(pytestconfig: pytest.Config, webui: OpenWebUI) -> Iterator[ChatPage]:
+    """A headless Chromium page signed in to Open WebUI as the admin."""
+    rt = runtime(pytestconfig)
+    page = ChatPage(webui.url, executable=Path(str(option(pytestconfig, "chromium"))),
+                    timeout_s=rt.settings.request_timeout)
+    try:
+        page.open()
+        seconds = page.sign_in(webui.email, webui.password)
+    except StackEvalError as exc:
+        page.close()
+        pytest.fail(f"browser sign-in failed: {exc}", pytrace=False)
+    log.info("signed in to Open WebUI in %.1f s", seconds)
+    yield page
+    page.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _with_webui(request: pytest.FixtureRequest) -> None:
+    """--with-webui: start Open WebUI with the session, whatever the tests ask for."""
+    if option(request.config, "with_webui") is True:
+        request.getfixturevalue("webui")
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:  # noqa: ANN001
+    """The same question timed direct, via the gateway, via Open WebUI's API and in the browser."""
+    if getattr(config, "workerinput", None) is not None:
+        return
+    rows = latency_table(store.read_records(runtime(config).run_dir, "webui"))
+    if rows:
+        terminalreporter.section("stackeval: web UI latency (median seconds)")
+        for line in format_latency_table(rows):
+            terminalreporter.write_line(line)

@@ -1,0 +1,1 @@
+"""Open WebUI from the user's side: a headless Chromium chat page and the latency table."""
