@@ -20,7 +20,7 @@ from filelock import FileLock
 
 from stackeval import attach, store
 from stackeval.client import StreamingClient
-from stackeval.config import OPTIONS, Settings, new_run_id
+from stackeval.config import OPTIONS, Option, Settings, new_run_id
 from stackeval.errors import StackEvalError
 from stackeval.prompting import Asker
 from stackeval.sandbox import Sandbox, choose_sandbox
@@ -39,11 +39,12 @@ MARKERS = {
 }
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    """Register every setting as --flag, ini key and STACKEVAL_* env var (see config.OPTIONS)."""
+def add_options(parser: pytest.Parser, options: tuple[Option, ...]) -> None:
+    """Register options as --flag and ini key in the stackeval group; help states the default."""
     group = parser.getgroup("stackeval", "stackeval: evaluate local LLM stacks")
-    for opt in OPTIONS:
-        default = ", ".join(opt.default) if isinstance(opt.default, tuple) else opt.default
+    for opt in options:
+        default = (",".join(map(str, opt.default)) if isinstance(opt.default, tuple)
+                   else opt.default)
         help_ = f"{opt.help} [default: {default or 'unset'}; env {opt.env}]"
         if opt.flag:
             group.addoption(opt.cli, action="store_true", default=None, help=help_)
@@ -51,6 +52,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         else:
             group.addoption(opt.cli, default=None, help=help_, metavar=opt.name.upper())
             parser.addini(f"stackeval_{opt.name}", help_, default=None)
+
+
+def option_value(config: pytest.Config, opt: Option) -> Any:
+    """An option's raw value: command line, else ini, else None (env vars come after)."""
+    value = config.getoption(opt.name)
+    if value is None:
+        value = config.getini(f"stackeval_{opt.name}")
+    return value
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register every run setting (see config.OPTIONS)."""
+    add_options(parser, OPTIONS)
 
 
 class Runtime:
@@ -162,13 +176,6 @@ class Runtime:
 RUNTIME = pytest.StashKey[Runtime]()
 
 
-def _get(config: pytest.Config, opt: Any) -> Any:
-    value = config.getoption(opt.name)
-    if value is None:
-        value = config.getini(f"stackeval_{opt.name}")
-    return value
-
-
 @pytest.hookimpl(tryfirst=True)  # before allure-pytest reads --alluredir
 def pytest_configure(config: pytest.Config) -> None:
     """Register markers and resolve settings once (xdist workers reuse the controller's run id)."""
@@ -177,7 +184,7 @@ def pytest_configure(config: pytest.Config) -> None:
     workerinput = getattr(config, "workerinput", None)
     run_id = workerinput["stackeval_run_id"] if workerinput else new_run_id()
     try:
-        settings = Settings.resolve(lambda opt: _get(config, opt), run_id=run_id)
+        settings = Settings.resolve(lambda opt: option_value(config, opt), run_id=run_id)
         models = selected_models(settings)
     except StackEvalError as exc:
         raise pytest.UsageError(str(exc)) from exc

@@ -25,7 +25,7 @@ from stackeval.perf.monitor import RunMonitor, Window
 from stackeval.perf.settings import PERF_OPTIONS, PerfSettings
 from stackeval.perf.summary import cold_lines, format_rows, gateway_lines, perf_rows
 from stackeval.perf.watch import stack_containers, stack_pids
-from stackeval.plugin import runtime
+from stackeval.plugin import add_options, option_value, runtime
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +35,7 @@ _KINDS = {"perf": FULL, "qa": SUMMARY, "coding": SUMMARY}
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Register the perf and telemetry options in the stackeval group."""
-    group = parser.getgroup("stackeval", "stackeval: evaluate local LLM stacks")
-    for opt in PERF_OPTIONS:
-        default = ",".join(map(str, opt.default)) if isinstance(opt.default, tuple) else opt.default
-        help_ = f"{opt.help} [default: {default}; env {opt.env}]"
-        group.addoption(opt.cli, default=None, help=help_, metavar=opt.name.upper())
-        parser.addini(f"stackeval_{opt.name}", help_, default=None)
+    add_options(parser, PERF_OPTIONS)
 
 
 class PerfRuntime:
@@ -88,12 +83,8 @@ def perf_settings(config: pytest.Config) -> PerfSettings:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Resolve perf settings once."""
-    def get(opt: Any) -> Any:
-        value = config.getoption(opt.name)
-        return value if value is not None else config.getini(f"stackeval_{opt.name}")
-
     try:
-        settings = PerfSettings.resolve(get)
+        settings = PerfSettings.resolve(lambda opt: option_value(config, opt))
     except StackEvalError as exc:
         raise pytest.UsageError(str(exc)) from exc
     config.stash[PERF] = PerfRuntime(config, settings)

@@ -8,17 +8,16 @@ progress message, when it is missing); ``chat_page`` is a signed-in headless Chr
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from filelock import FileLock
 
 from stackeval import store
+from stackeval.config import Option, resolve_values
 from stackeval.errors import StackEvalError
-from stackeval.plugin import runtime
+from stackeval.plugin import add_options, option_value, runtime
 from stackeval.qa import load_cases, select_cases
 from stackeval.records import QACase
 from stackeval.stack import webui as webui_service
@@ -30,55 +29,28 @@ from stackeval.webui.report import format_latency_table, latency_table
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class _Opt:
-    name: str
-    default: object
-    help: str
-    flag: bool = False
-    shown: str = ""  # the default as the help text states it
-
-    @property
-    def env(self) -> str:
-        return "STACKEVAL_" + self.name.upper()
-
-
 OPTIONS = (
-    _Opt("with_webui", False, "start Open WebUI with the stack in every eval session (web UI "
-         "evals start it anyway)", flag=True),
-    _Opt("webui_venv", str(webui_service.DEFAULT_VENV), "the venv holding Open WebUI "
-         f"{webui_service.OPEN_WEBUI_VERSION}; created (about 2-4 min, ~7 GB) when missing"),
-    _Opt("chromium", str(CHROMIUM), "the Chromium the browser tests drive (Debian's package; "
-         "never a downloaded one)"),
-    _Opt("webui_cases", "", "comma-separated question ids asked through Open WebUI's API, both "
-         "languages each (the timing and browser tests use one fixed question)", shown="all"),
+    Option("with_webui", False, "start Open WebUI with the stack in every eval session (web UI "
+           "evals start it anyway)", flag=True),
+    Option("webui_venv", str(webui_service.DEFAULT_VENV), "the venv holding Open WebUI "
+           f"{webui_service.OPEN_WEBUI_VERSION}; created (about 2-4 min, ~7 GB) when missing"),
+    Option("chromium", str(CHROMIUM), "the Chromium the browser tests drive (Debian's package; "
+           "never a downloaded one)"),
+    Option("webui_cases", "", "comma-separated question ids asked through Open WebUI's API, "
+           "both languages each (empty: all; the timing and browser tests use one question)"),
 )
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """Register the web UI options as --flag, ini key and STACKEVAL_* env var."""
-    group = parser.getgroup("stackeval")
-    for opt in OPTIONS:
-        flag = "--" + opt.name.replace("_", "-")
-        help_ = f"{opt.help} [default: {opt.shown or opt.default or 'off'}; env {opt.env}]"
-        if opt.flag:
-            group.addoption(flag, action="store_true", default=None, help=help_)
-            parser.addini(f"stackeval_{opt.name}", help_, type="bool", default=None)
-        else:
-            group.addoption(flag, default=None, help=help_, metavar=opt.name.upper())
-            parser.addini(f"stackeval_{opt.name}", help_, default=None)
+    """Register the web UI options in the stackeval group."""
+    add_options(parser, OPTIONS)
 
 
 def option(config: pytest.Config, name: str) -> object:
     """A web UI option: command line, then ini, then environment, then the default."""
     opt = next(o for o in OPTIONS if o.name == name)
-    value = config.getoption(name)
-    if value is None:
-        value = config.getini(f"stackeval_{name}")
-    if value in (None, "") and opt.env in os.environ:
-        raw = os.environ[opt.env]
-        value = raw.lower() in ("1", "true", "yes") if opt.flag else raw
-    return opt.default if value in (None, "") else value
+    values = resolve_values((opt,), lambda o: option_value(config, o))
+    return values.get(name, opt.default)
 
 
 def webui_cases(config: pytest.Config) -> list[QACase]:
