@@ -2,9 +2,11 @@
 
 ``debootstrap`` makes a Debian rootfs that ``docker import`` turns into the base image; on top of
 it an inference image (llama.cpp's server via xllamacpp, smollm2:135m baked in) and a gateway
-image (LiteLLM proxy). Wheels are downloaded on the host, pinned to this venv's versions, and
-installed inside with ``--no-index``. A build is skipped when the image already exists with the
-same inputs (their hash is the ``stackeval.inputs`` label), so CI can call this every time.
+image (LiteLLM proxy). A second debootstrap rootfs, with ImageMagick, becomes the code
+sandbox's image (``DockerSandbox``'s default, ``stackeval-sandbox:latest``). Wheels are downloaded
+on the host, pinned to this venv's versions, and installed inside with ``--no-index``. A build is
+skipped when the image already exists with the same inputs (their hash is the
+``stackeval.inputs`` label), so CI can call this every time.
 
     python -m stackeval.stack.images [--force]
 """
@@ -28,12 +30,17 @@ from pathlib import Path
 from typing import Any
 
 from stackeval.errors import StackError
+from stackeval.sandbox.container import DEFAULT_IMAGE as SANDBOX_IMAGE
 
 log = logging.getLogger(__name__)
 
 STACK_DIR = Path(__file__).resolve().parents[2] / "stack"
 BASE_IMAGE = "stackeval/debian-base:bookworm"
 BASE_PACKAGES = ("python3", "python3-venv", "libgomp1", "ca-certificates")
+# What model-written code may use: HumanEval needs python3, the bash lab bash, coreutils, awk
+# (minbase has mawk) and ImageMagick with SVG (the -extra coders) and its default font.
+SANDBOX_PACKAGES = ("python3", "bash", "coreutils", "imagemagick",
+                    "libmagickcore-6.q16-6-extra", "fonts-urw-base35")
 INPUTS_LABEL = "stackeval.inputs"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 
@@ -80,6 +87,7 @@ def ensure_images(client: Any = None, *, force: bool = False,
     base_id = client.images.get(BASE_IMAGE).id
     for spec in IMAGES:
         times[spec.tag] = _ensure_image(client, spec, base_id, work / spec.folder, force=force)
+    times[SANDBOX_IMAGE] = _ensure_sandbox(client, force=force)
     return times
 
 
@@ -93,24 +101,53 @@ def _ensure_base(client: Any, *, force: bool) -> float:
             return 0.0
         except docker.errors.ImageNotFound:
             pass
+    return _debootstrap_image(client, BASE_IMAGE, BASE_PACKAGES)
+
+
+def _ensure_sandbox(client: Any, *, force: bool) -> float:
+    import docker
+
+    digest = _inputs_hash("bookworm", *SANDBOX_PACKAGES)
+    if not force:
+        try:
+            if client.images.get(SANDBOX_IMAGE).labels.get(INPUTS_LABEL) == digest:
+                log.info("%s is up to date; skipped", SANDBOX_IMAGE)
+                return 0.0
+        except docker.errors.ImageNotFound:
+            pass
+    took = _debootstrap_image(client, SANDBOX_IMAGE, SANDBOX_PACKAGES,
+                              changes=[f"LABEL {INPUTS_LABEL}={digest}"])
+    client.images.prune(filters={"dangling": True, "label": INPUTS_LABEL})  # the replaced one
+    return took
+
+
+def _debootstrap_image(client: Any, image: str, packages: Iterable[str], *,
+                       changes: list[str] | None = None) -> float:
+    """Debootstrap a minbase bookworm with ``packages`` and ``docker import`` it as ``image``."""
     if shutil.which("debootstrap") is None:
         raise StackError("debootstrap is not installed — apt-get install debootstrap "
                          "(.ci/docker.sh does this)")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="stackeval-rootfs-", dir="/var/tmp") as tmp:
         rootfs, tarball = Path(tmp) / "rootfs", Path(tmp) / "rootfs.tar"
-        log.info("debootstrap bookworm from %s (about a minute)", apt_mirror())
-        _run(["debootstrap", "--variant=minbase", "--include=" + ",".join(BASE_PACKAGES),
+        log.info("debootstrap bookworm for %s from %s (a minute or two)", image, apt_mirror())
+        _run(["debootstrap", "--variant=minbase", "--include=" + ",".join(packages),
               "bookworm", str(rootfs), apt_mirror()], "debootstrap")
         for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
             for path in (rootfs / junk).glob("*"):
                 if path.is_file():
                     path.unlink()
-        _run(["tar", "-C", str(rootfs), "-cf", str(tarball), "."], "tar")
-        repo, tag = BASE_IMAGE.split(":")
-        client.api.import_image_from_file(str(tarball), repository=repo, tag=tag)
+        if (rootfs / "usr/bin/fc-cache").exists():
+            # Font packages configured later touch font dirs after fontconfig cached them; a
+            # stale cache on the read-only root makes every ImageMagick call warn on stderr.
+            _run(["chroot", str(rootfs), "fc-cache", "-f"], "fc-cache")
+        # posix (pax) keeps sub-second mtimes, which fontconfig compares with its caches
+        _run(["tar", "--format=posix", "-C", str(rootfs), "-cf", str(tarball), "."], "tar")
+        repo, tag = image.split(":")
+        client.api.import_image_from_file(str(tarball), repository=repo, tag=tag,
+                                          changes=changes)
     took = time.perf_counter() - started
-    log.info("imported %s in %.0f s", BASE_IMAGE, took)
+    log.info("imported %s in %.0f s", image, took)
     return took
 
 
