@@ -33,7 +33,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 
 lint: setup
-	$(VENV)/bin/ruff check stackeval tests evals
+	$(VENV)/bin/ruff check stackeval tests evals benchmarks
 
 clean:
 	rm -rf reports/runs reports/stack reports/allure-results

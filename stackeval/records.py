@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
-class Outcome(str, enum.Enum):
+class Outcome(enum.StrEnum):
     """What became of one request; only INFRA_ERROR is retried."""
 
     PASS = "pass"
@@ -23,7 +23,7 @@ class Outcome(str, enum.Enum):
     GRADER_ERROR = "grader_error"
 
 
-class TokenSource(str, enum.Enum):
+class TokenSource(enum.StrEnum):
     """Where an output-token count came from."""
 
     USAGE = "server_usage"
@@ -92,7 +92,7 @@ class Completion:
     def itl_s(self) -> tuple[float, ...]:
         """Each gap between consecutive text chunks."""
         t = self.chunk_times
-        return tuple(b - a for a, b in zip(t, t[1:]))
+        return tuple(b - a for a, b in zip(t, t[1:], strict=False))
 
     @property
     def tpot_s(self) -> float | None:
