@@ -156,6 +156,10 @@ class Runtime:
         """Stop what this process owns (the last xdist worker stops the shared stack)."""
         if self._client is not None:
             self._client.close()
+        load_times = getattr(self._stack, "load_times", None)
+        if load_times:
+            self.writer.write_meta(f"load_times{'-' + self.worker if self.worker else ''}",
+                                   {"seconds_to_healthy": load_times})
         if self._stack is None or self.settings.keep_stack:
             if self._stack is not None:
                 log.warning("--keep-stack: the stack stays up: %s", self._stack.describe())
