@@ -190,7 +190,6 @@ def test_shell_fork_bomb(sandbox: Sandbox) -> None:
     # The process limit makes forks fail and whatever still runs dies with the run. Under load
     # bash may also see its first forks fail and return at once (seen once in CI: exit 0 after
     # 11 ms); what must hold either way is a bounded run, no survivors and a host that can fork.
-    assert result.timed_out or result.exit_code is not None
     assert result.duration_s < 5
     assert _strays(tag) == []
     assert os.system("true") == 0
