@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from stackeval.coding.passk import suite_pass_at_k, suite_pass_hat_k
+from stackeval.perf.stats import percentile
 
 SUITES = ("qa", "coding", "perf")
 SUITE_TITLES = {"qa": "Q&A", "coding": "coding", "perf": "performance"}
@@ -33,16 +34,6 @@ class Rate:
     def value(self) -> float | None:
         """The fraction passed, or None for an empty count."""
         return self.passed / self.total if self.total else None
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Linear-interpolated percentile (``q`` in 0..100) as numpy's default; None when empty."""
-    vals = sorted(values)
-    if not vals:
-        return None
-    pos = (len(vals) - 1) * q / 100.0
-    lo, hi = math.floor(pos), math.ceil(pos)
-    return vals[lo] + (vals[hi] - vals[lo]) * (pos - lo)
 
 
 @dataclass(frozen=True)
