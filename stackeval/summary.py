@@ -1,44 +1,39 @@
-"""The one-screen summary of a run, computed from its saved records only."""
+"""The one-screen summary of a run, computed from its saved records with the report's statistics."""
 
 from __future__ import annotations
 
-import statistics
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from stackeval.coding.passk import suite_pass_at_k
-
-
-def _median(values: Iterable[float | None]) -> float | None:
-    vals = [v for v in values if v is not None]
-    return statistics.median(vals) if vals else None
+from stackeval.report.stats import (
+    PASS_AT_K,
+    UNGRADED,
+    coding_stats,
+    qa_stats,
+    speed_and_tokens,
+)
 
 
 def qa_table(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per model: accuracy overall and per category, median TTFT and decode tokens/s."""
-    by_model: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in records:
-        by_model[r["model"]].append(r)
+    recs = list(records)
+    speed, tokens = speed_and_tokens({"qa": recs})
+    speed_of = {s.model: s for s in speed if s.suite == "qa"}
+    tokens_of = {t.model: t for t in tokens if t.suite == "qa"}
     rows = []
-    for model, recs in by_model.items():
-        graded = [r for r in recs if r["outcome"] not in ("infrastructure_error", "grader_error")]
-        cats: dict[str, list[bool]] = defaultdict(list)
-        for r in graded:
-            cats[r["category"]].append(r["outcome"] == "pass")
+    for model, st in qa_stats(recs).items():
+        sp, tk = speed_of.get(model), tokens_of.get(model)
         rows.append({
             "model": model,
-            "format": recs[0].get("prompt_format", "chat"),
-            "n": len(recs),
-            "passed": sum(r["outcome"] == "pass" for r in recs),
-            "errors": len(recs) - len(graded),
-            "accuracy": (sum(r["outcome"] == "pass" for r in graded) / len(graded)
-                         if graded else None),
-            "by_category": {c: sum(v) / len(v) for c, v in sorted(cats.items())},
-            "ttft_s": _median(r["metrics"].get("ttft_s") for r in recs if r.get("metrics")),
-            "decode_tps": _median(r["metrics"].get("decode_tokens_per_s")
-                                  for r in recs if r.get("metrics")),
-            "output_tokens": sum((r.get("metrics") or {}).get("output_tokens") or 0 for r in recs),
+            "format": st.prompt_format,
+            "n": st.attempts,
+            "errors": sum(n for outcome, n in st.outcomes.items() if outcome in UNGRADED),
+            "accuracy": st.overall.value,
+            "by_category": {c: r.value for c, r in st.by_category.items()},
+            "ttft_s": sp.ttft_s.p50 if sp else None,
+            "decode_tps": sp.decode_tps.p50 if sp else None,
+            "output_tokens": tk.output_tokens if tk else 0,
         })
     return rows
 
@@ -52,8 +47,7 @@ def format_qa_table(rows: list[dict[str, Any]]) -> list[str]:
     if not rows:
         return []
     cats = sorted({c for r in rows for c in r["by_category"]})
-    short = {c: c[:11] for c in cats}
-    head = (f"{'model':<22}{'fmt':<6}{'acc':>6} " + "".join(f"{short[c]:>12}" for c in cats)
+    head = (f"{'model':<22}{'fmt':<6}{'acc':>6} " + "".join(f"{c[:11]:>12}" for c in cats)
             + f"{'TTFT p50':>10}{'tok/s p50':>11}{'out tok':>9}{'err':>5}")
     lines = [head, "-" * len(head)]
     for r in rows:
@@ -68,24 +62,21 @@ def format_qa_table(rows: list[dict[str, Any]]) -> list[str]:
 
 def coding_table(records: Iterable[dict[str, Any]], k: int = 1) -> list[dict[str, Any]]:
     """Per model and suite: pass@1 and pass@k (HumanEval's unbiased estimator), lint findings."""
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    k = max((x for x in PASS_AT_K if x <= k), default=1)  # the report's k values
+    by_suite: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in records:
-        groups[(r["model"], r["suite"])].append(r)
+        by_suite[r["suite"]].append(r)
     rows = []
-    for (model, suite), recs in sorted(groups.items()):
-        per_task: dict[str, list[bool]] = defaultdict(list)
-        for r in recs:
-            if r["outcome"] != "infrastructure_error":
-                per_task[f"{r['task_id']}-{r['lang']}"].append(bool(r["passed"]))
-        findings = sum((r.get("quality") or {}).get("findings") or 0 for r in recs)
-        rows.append({
-            "model": model, "suite": suite, "tasks": len(per_task), "samples": len(recs),
-            "errors": sum(r["outcome"] == "infrastructure_error" for r in recs),
-            "pass_at_1": suite_pass_at_k(per_task, 1),
-            "k": k, "pass_at_k": suite_pass_at_k(per_task, k) if k > 1 else None,
-            "lint_findings": findings,
-        })
-    return rows
+    for suite, recs in sorted(by_suite.items()):
+        for model, st in coding_stats(recs).items():
+            rows.append({
+                "model": model, "suite": suite, "tasks": st.tasks, "samples": st.samples,
+                "errors": sum(n for outcome, n in st.outcomes.items() if outcome in UNGRADED),
+                "pass_at_1": st.pass_at.get(1), "k": k,
+                "pass_at_k": st.pass_at.get(k) if k > 1 else None,
+                "lint_findings": sum(st.findings.values()),
+            })
+    return sorted(rows, key=lambda r: (r["model"], r["suite"]))
 
 
 def format_coding_table(rows: list[dict[str, Any]]) -> list[str]:

@@ -16,7 +16,7 @@ from stackeval.perf.stats import percentile
 
 SUITES = ("qa", "coding", "perf")
 SUITE_TITLES = {"qa": "Q&A", "coding": "coding", "perf": "performance"}
-# Outcomes that say nothing about the model's answer (summary.py excludes the same ones).
+# Outcomes that say nothing about the model's answer.
 UNGRADED = frozenset({"infrastructure_error", "grader_error"})
 PASS_AT_K = (1, 3, 5, 10)
 
