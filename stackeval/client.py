@@ -63,6 +63,7 @@ class StreamAccumulator:
     usage: dict[str, Any] | None = None
     timings: dict[str, Any] | None = None
     _in_think: bool = False
+    _answer_started: bool = False  # once answer text has come, a later <think> is answer text
 
     def add(self, t: float, chunk: dict[str, Any]) -> None:
         """Fold one parsed chunk that arrived at perf_counter time ``t``."""
@@ -103,14 +104,16 @@ class StreamAccumulator:
                 self._in_think = False
             else:
                 start = text.find(THINK_OPEN)
-                if start < 0 or "".join(self.content + answer).strip():
-                    answer.append(text)  # a <think> after the answer began is answer text
+                if start < 0 or self._answer_started or text[:start].strip():
+                    answer.append(text)
                     break
                 answer.append(text[:start])
                 text = text[start + len(THINK_OPEN):]
                 self._in_think = True
         self.content.extend(answer)
-        return "".join(answer)
+        joined = "".join(answer)
+        self._answer_started = self._answer_started or bool(joined.strip())
+        return joined
 
     def finish(self, t_end: float, attempts: int = 1,
                tokenize: Callable[[str], int | None] | None = None) -> Completion:
