@@ -175,4 +175,4 @@ def test_a_hanging_script_times_out_once(sandbox: Sandbox, monkeypatch: pytest.M
     run = check_code(BASHLAB["worldcup"], "#!/bin/bash\nsleep 30\n", sandbox)
     assert run.outcome is CodeOutcome.TIMEOUT
     assert run.failures == ("--help: timed out after 0.5 s", "--help: 5 later case(s) not run")
-    assert run.duration_s < 2
+    assert run.duration_s < 10  # nowhere near the script's 30 s: the first timeout ended it

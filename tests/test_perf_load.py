@@ -88,9 +88,7 @@ def test_completion_format_for_base_models():
 def test_a_round_runs_its_requests_concurrently():
     server = FakeServer(delay_s=0.2)
     runner = RoundRunner(generator(server), PromptFactory("short"), concurrency=4)
-    t0 = time.perf_counter()
     (rnd,) = runner.run(rounds=1)
-    assert time.perf_counter() - t0 < 0.6  # not 4 x 0.2 s
     starts, ends = zip(*server.spans, strict=True)
     assert max(starts) < min(ends)  # all four were in flight together
     assert len(rnd.results) == 4 and all(r.output_tokens == 48 for r in rnd.results)
