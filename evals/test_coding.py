@@ -10,9 +10,8 @@ from __future__ import annotations
 import pytest
 
 from stackeval import attach
-from stackeval.coding import CodingOutcome, CodingTask, build_prompt, evaluate_answer
-from stackeval.coding.tasks import load_bashlab, load_humaneval, load_python_tasks
-from stackeval.errors import ClientError, ConfigError
+from stackeval.coding import CodingOutcome, CodingTask, build_prompt, evaluate_answer, load_all
+from stackeval.errors import ClientError
 from stackeval.plugin import models_for, runtime
 from stackeval.prompting import Asked
 
@@ -21,14 +20,11 @@ pytestmark = pytest.mark.coding
 
 def coding_cases(settings) -> list[tuple[CodingTask, str]]:
     """(task, language) pairs: the bash lab in Chinese and English, the rest in English."""
-    loaders = {"humaneval": lambda: load_humaneval(settings.coding_limit or None),
-               "bashlab": load_bashlab, "python": load_python_tasks}
     cases = []
     for suite in settings.coding_suites:
-        if suite not in loaders:
-            raise ConfigError(f"--coding-suites: unknown suite {suite!r}; known: "
-                              f"{', '.join(loaders)}")
-        for task in loaders[suite]():
+        # --coding-limit picks a HumanEval subset; the lab and Python suites are small.
+        limit = (settings.coding_limit or None) if suite == "humaneval" else None
+        for task in load_all([suite], limit):
             langs = ("zh", "en") if task.prompt_zh else ("en",)
             cases += [(task, lang) for lang in langs]
     return cases
