@@ -1,0 +1,69 @@
+"""The per-model ask pool: bounded concurrency, results by key, errors kept per key."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from stackeval.scheduler import AskPool
+
+
+def test_work_overlaps_up_to_the_bound_and_results_come_back_by_key():
+    running, peak, lock = 0, 0, threading.Lock()
+
+    def work(i):
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        time.sleep(0.05)
+        with lock:
+            running -= 1
+        return i * i
+
+    pool = AskPool(lambda model: 3)
+    for i in range(9):
+        pool.submit("m", ("m", i), lambda i=i: work(i), tokens=lambda r: 1)
+    assert [pool.result(("m", i)) for i in range(9)] == [i * i for i in range(9)]
+    assert peak == 3
+    assert pool.progress["m"].done == 9 and pool.progress["m"].output_tokens == 9
+    pool.close()
+
+
+def test_an_error_belongs_to_its_own_key():
+    pool = AskPool(lambda model: 2)
+
+    def boom():
+        raise RuntimeError("server gone")
+
+    pool.submit("m", "bad", boom)
+    pool.submit("m", "good", lambda: "ok")
+    assert pool.result("good") == "ok"
+    with pytest.raises(RuntimeError, match="server gone"):
+        pool.result("bad")
+    pool.close()
+
+
+def test_models_have_separate_bounds_and_close_drops_pending_work():
+    started = []
+    gate = threading.Event()
+    pool = AskPool(lambda model: 1)
+
+    def work(tag):
+        started.append(tag)
+        gate.wait(5)
+        return tag
+
+    for i in range(3):
+        pool.submit("a", ("a", i), lambda i=i: work(("a", i)))
+    pool.submit("b", ("b", 0), lambda: work(("b", 0)))
+    time.sleep(0.1)
+    assert sorted(started) == [("a", 0), ("b", 0)]  # one at a time per model, models apart
+    pool.close()
+    gate.set()
+    assert pool.result(("a", 0)) == ("a", 0)
+    assert pool.progress["a"].submitted == 3
+    pool.submit("a", ("a", 9), lambda: "late")  # closed: ignored
+    assert ("a", 9) not in pool
