@@ -1,5 +1,6 @@
-# The two commands a new user needs: `make eval` (set up, pull, run the Q&A evals on the
-# embedded stack) and `make test` (the harness's own tests). Everything else is optional.
+# The two commands a new user needs: `make eval` (set up, pull, run the course's whole lab on the
+# embedded stack: Q&A, AI programming, a short performance sweep, then the reports) and
+# `make test` (the harness's own tests). Everything else is optional.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -16,9 +17,20 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -e '.[dev]'
 	touch $@
 
+# The lab: every Q&A question, a seeded 40-problem HumanEval sample (HUMANEVAL=0: all 164), the
+# bash lab, our Python tasks and a short perf sweep per model; then the comparison and Allure
+# reports, written even when models answer wrongly (pytest exits 1: the product working).
+SUITES ?= qa or coding or perf
+HUMANEVAL ?= 40
+LAB_PERF ?= --perf-requests 4 --perf-max-tokens 32 --concurrency 1,4,8
+
 eval: setup
 	$(PY) -m stackeval pull $(if $(MODELS),--models $(MODELS))
-	$(PYTEST) evals/ -m qa $(if $(MODELS),--models $(MODELS)) $(ARGS)
+	$(PYTEST) evals/ -m "$(SUITES)" --humaneval-sample $(HUMANEVAL) $(LAB_PERF) \
+		$(if $(MODELS),--models $(MODELS)) $(ARGS); rc=$$?; \
+	if $(MAKE) --no-print-directory node_modules/.package-lock.json; then allure=; else \
+		echo "stackeval: npm failed or is missing: no Allure HTML this time"; allure=--no-allure; fi; \
+	$(PY) -m stackeval report $$allure || rc=$$((rc > 1 ? rc : 2)); exit $$rc
 
 test: setup
 	$(PYTEST) tests/ $(ARGS)

@@ -11,9 +11,13 @@ import pytest
 
 from stackeval import attach
 from stackeval.coding import CodingOutcome, CodingTask, build_prompt, evaluate_answer, load_all
+from stackeval.coding.sample import stratified_sample
 from stackeval.errors import ClientError
 from stackeval.plugin import models_for, runtime
 from stackeval.prompting import Asked
+
+# (the ask and its run, or None when taken from a resumed run; the saved record)
+Sample = tuple[Asked | None, CodingOutcome | None, dict]
 
 pytestmark = pytest.mark.coding
 
@@ -22,9 +26,13 @@ def coding_cases(settings) -> list[tuple[CodingTask, str]]:
     """(task, language) pairs: the bash lab in Chinese and English, the rest in English."""
     cases = []
     for suite in settings.coding_suites:
-        # --coding-limit picks a HumanEval subset; the lab and Python suites are small.
+        # --coding-limit takes the first N HumanEval problems, else --humaneval-sample draws a
+        # stratified sample; the lab and Python suites are small and always whole.
         limit = (settings.coding_limit or None) if suite == "humaneval" else None
-        for task in load_all([suite], limit):
+        tasks = load_all([suite], limit)
+        if suite == "humaneval" and not limit:
+            tasks = stratified_sample(tasks, settings.humaneval_sample)
+        for task in tasks:
             langs = ("zh", "en") if task.prompt_zh else ("en",)
             cases += [(task, lang) for lang in langs]
     return cases
@@ -40,36 +48,66 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             ids=[f"{m}-{t.id}-{lang}" for m in models for t, lang in cases])
 
 
-@pytest.fixture
-def samples(model, task, lang, asker, sandbox, record_writer, stackeval_settings):
-    """Draw ``--samples`` completions and run each in the sandbox; every sample is saved."""
-    settings = stackeval_settings
+def draw_samples(asker, sandbox, writer, saved, settings, model: str, task: CodingTask,
+                 lang: str) -> list[Sample]:
+    """Draw ``--samples`` completions and run each in the sandbox; every sample is saved.
+
+    On ``--resume`` a sample the run already saved is taken from its record instead.
+    """
     served = asker.stack.served(model).to_dict()
     system, user = (m["content"] for m in build_prompt(task, lang))
-    results = []
+    results: list[Sample] = []
     for i in range(settings.samples):
+        rec = saved.get("coding", model, task.id, lang, i, sha256=served.get("sha256"))
+        if rec is not None:
+            results.append((None, None, rec))
+            continue
         base = {"run_id": settings.run_id, "model": model, "task_id": task.id,
                 "suite": task.suite, "lang": lang, "sample": i, "served": served}
         try:
             asked = asker.ask(model, user, task="coding", lang=lang, system=system, repeat=i,
                               max_tokens=settings.coding_max_tokens)
         except ClientError as exc:
-            record_writer.write("coding", base | {"outcome": "infrastructure_error",
-                                                  "passed": False, "explanation": str(exc)})
+            writer.write("coding", base | {"outcome": "infrastructure_error", "passed": False,
+                                           "explanation": str(exc)})
             raise
         outcome = evaluate_answer(task, asked.completion.text, sandbox)
-        record_writer.write("coding", base | outcome.to_dict() | {
-            "prompt_format": asked.prompt_format, "metrics": asked.completion.metrics()})
-        results.append((asked, outcome))
+        record = base | outcome.to_dict() | {
+            "prompt_format": asked.prompt_format, "metrics": asked.completion.metrics(),
+            "request": asked.request}
+        if asked.completion.stop_reason:  # graded as it is, but a loop never passes
+            record |= {"outcome": "repetition_loop", "passed": False,
+                       "explanation": f"{asked.completion.stop_reason}; {outcome.explanation}"}
+        writer.write("coding", record)
+        results.append((asked, outcome, record))
     return results
 
 
-def test_coding(samples: list[tuple[Asked, CodingOutcome]], model, task, lang) -> None:
+def _output_tokens(samples: list[Sample]) -> int:
+    return sum((a.completion.output_tokens or 0) for a, _, _ in samples if a is not None)
+
+
+@pytest.fixture
+def samples(request, answers, asker, sandbox, record_writer, stackeval_settings):
+    """This task's samples, drawn concurrently with the model's other tasks."""
+    return answers.result_for(
+        request.node,
+        lambda p: draw_samples(asker, sandbox, record_writer, answers.saved, stackeval_settings,
+                               p["model"], p["task"], p["lang"]),
+        _output_tokens)
+
+
+def test_coding(samples: list[Sample], model, task, lang) -> None:
     """Every sample's code must pass the task's tests."""
-    attach.labels(model=model, suite=f"coding/{task.suite}", language=lang,
+    attach.labels(model=model, suite=f"coding/{task.suite}", lang=lang,
                   code_language=task.language)
-    for i, (asked, out) in enumerate(samples):
+    failed = [f"sample {i + 1}: [{rec['outcome']}] {rec['explanation']}"
+              for i, (_, _, rec) in enumerate(samples) if not rec.get("passed")]
+    for i, (asked, out, rec) in enumerate(samples):
         sfx = f" #{i + 1}" if len(samples) > 1 else ""
+        if asked is None or out is None:
+            attach.as_json(f"saved sample (resumed run){sfx}", rec)
+            continue
         attach.text(f"prompt ({asked.prompt_format}){sfx}", asked.sent)
         attach.text(f"answer{sfx}", asked.completion.text)
         attach.text(f"code ({task.language}){sfx}", out.code)
@@ -81,7 +119,5 @@ def test_coding(samples: list[tuple[Asked, CodingOutcome]], model, task, lang) -
             "sandbox": out.sandbox})
         attach.as_json(f"quality{sfx}", out.quality.to_dict())
         attach.as_json(f"metrics{sfx}", asked.completion.metrics())
-    failed = [f"sample {i + 1}: [{out.outcome.value}] {out.explanation}"
-              for i, (_, out) in enumerate(samples) if not out.passed]
     rate = f"{len(samples) - len(failed)}/{len(samples)} samples passed"
     assert not failed, f"{task.id} ({lang}): {rate}\n" + "\n".join(failed)

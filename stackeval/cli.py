@@ -10,8 +10,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from stackeval import store
+from stackeval import shutdown, store
 from stackeval.catalog import load_catalog
+from stackeval.coding.labcheck import add_check_lab_command
 from stackeval.config import OPTIONS, Settings
 from stackeval.continue_config import continue_config, write_config
 from stackeval.errors import ConfigError, StackEvalError
@@ -84,11 +85,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
                           "clients send it as the bearer token")
     if not settings.gateway_port:
         settings = replace(settings, gateway_port=4000)
-    stack = create_stack(settings, progress=True, eager=True)
-    with stack:
-        print(f"stack up: {stack.describe()}")
-        print("gateway key: the value of --api-key / STACKEVAL_API_KEY")
-        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    # SIGTERM and Ctrl-C both raise here, in the main thread, so ``with stack:`` stops every
+    # server, also while the stack is still starting (start() undoes what it started).
+    restore = shutdown.interrupt_on((signal.SIGINT, signal.SIGTERM))
+    try:
+        stack = create_stack(settings, progress=True, eager=True)
+        with stack:
+            print(f"stack up: {stack.describe()}", flush=True)
+            print("gateway key: the value of --api-key / STACKEVAL_API_KEY", flush=True)
+            shutdown.wait_forever()
+    except KeyboardInterrupt as exc:
+        print(f"stack stopped ({exc or 'interrupted'})", flush=True)
+    finally:
+        restore()
     return 0
 
 
@@ -104,6 +113,24 @@ def cmd_continue_config(args: argparse.Namespace) -> int:
     path = write_config(Path(args.output).expanduser(),
                         continue_config(base_url, settings.api_key, models))
     print(f"wrote {path} (mode 600) for {', '.join(m for m, _ in models)} at {base_url}")
+    return 0
+
+
+def cmd_regrade(args: argparse.Namespace) -> int:
+    """Re-grade a stored run into a new run directory and print what changed."""
+    from stackeval.regrade import regrade_run
+
+    source = Path(args.run_dir)
+    if not source.is_dir():
+        raise ConfigError(f"regrade: {source} is not a run directory")
+    target, changes = regrade_run(source, Path(args.reports_dir),
+                                  Path(args.qa_dir) if args.qa_dir else None)
+    same = sum(n for (old, new), n in changes.items() if old == new)
+    print(f"re-graded {sum(changes.values())} answers of {source.name} into {target}: "
+          f"{same} verdicts unchanged")
+    for (old, new), n in sorted(changes.items()):
+        if old != new:
+            print(f"  {old} -> {new}: {n}")
     return 0
 
 
@@ -128,7 +155,14 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("serve", help="start the embedded stack and keep it running")
     _add_settings(p)
     p.set_defaults(func=cmd_serve)
+    p = sub.add_parser("regrade", help="re-grade a run's stored Q&A answers with the current "
+                       "graders (no server); writes a new run")
+    p.add_argument("run_dir", help="the run directory to re-grade (reports/runs/<run-id>)")
+    p.add_argument("--reports-dir", default="reports", help="where the new run is written")
+    p.add_argument("--qa-dir", help="question files (default: fixtures/qa)")
+    p.set_defaults(func=cmd_regrade)
     add_report_command(sub)
+    add_check_lab_command(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -24,6 +24,7 @@ from stackeval.errors import (
     ServerError,
     ServerGone,
 )
+from stackeval.loops import LoopDetector, LoopGuard
 from stackeval.records import Completion, TokenSource
 from stackeval.stack.base import Endpoint
 
@@ -62,6 +63,8 @@ class StreamAccumulator:
     finish_reason: str | None = None
     usage: dict[str, Any] | None = None
     timings: dict[str, Any] | None = None
+    loop: LoopDetector | None = None  # stops a stream that has degenerated into repetition
+    stop_reason: str | None = None  # why the client stopped reading early
     _in_think: bool = False
     _answer_started: bool = False  # once answer text has come, a later <think> is answer text
 
@@ -89,6 +92,10 @@ class StreamAccumulator:
                 answer = self._route_think(text)
                 if answer.strip() and self.t_first_answer is None:
                     self.t_first_answer = t
+            if self.loop is not None and self.stop_reason is None \
+                    and self.loop.feed(reasoning + text):
+                self.stop_reason = (f"repetition loop after {len(self.chunk_times)} tokens "
+                                    f"(a {self.loop.period}-character unit repeated)")
 
     def _route_think(self, text: str) -> str:
         """Send text inside <think>…</think> to reasoning; return the answer part."""
@@ -137,7 +144,7 @@ class StreamAccumulator:
             t_first_answer=self.t_first_answer, t_end=t_end, queue_wait_s=self.queue_wait_s,
             chunk_times=tuple(self.chunk_times), prompt_tokens=usage.get("prompt_tokens"),
             output_tokens=output_tokens, token_source=source, cached_tokens=cached,
-            server_timings=self.timings, attempts=attempts,
+            server_timings=self.timings, attempts=attempts, stop_reason=self.stop_reason,
         )
 
 
@@ -164,17 +171,29 @@ class StreamingClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def chat(self, endpoint: Endpoint, messages: list[dict[str, str]], **params: Any) -> Completion:
-        """Stream ``/chat/completions``; ``params`` go into the body (max_tokens, seed, ...)."""
-        return self._request(endpoint, "/chat/completions", {"messages": messages, **params})
+    def chat(self, endpoint: Endpoint, messages: list[dict[str, str]], *,
+             loop_guard: LoopGuard | None = None, **params: Any) -> Completion:
+        """Stream ``/chat/completions``; ``params`` go into the body (max_tokens, seed, ...).
 
-    def complete(self, endpoint: Endpoint, prompt: str, **params: Any) -> Completion:
+        With ``loop_guard`` the stream is abandoned once the answer loops (``stop_reason``).
+        """
+        return self._request(endpoint, "/chat/completions", {"messages": messages, **params},
+                             loop_guard)
+
+    def complete(self, endpoint: Endpoint, prompt: str, *, loop_guard: LoopGuard | None = None,
+                 **params: Any) -> Completion:
         """Stream ``/completions`` (base models without a chat template)."""
-        return self._request(endpoint, "/completions", {"prompt": prompt, **params})
+        return self._request(endpoint, "/completions", {"prompt": prompt, **params}, loop_guard)
 
-    def _request(self, endpoint: Endpoint, path: str, body: dict[str, Any]) -> Completion:
-        body = {"model": endpoint.model, "stream": True,
+    @staticmethod
+    def request_body(endpoint: Endpoint, body: dict[str, Any]) -> dict[str, Any]:
+        """The JSON body sent for ``body``'s fields (what records keep to replay a request)."""
+        return {"model": endpoint.model, "stream": True,
                 "stream_options": {"include_usage": True}, **body}
+
+    def _request(self, endpoint: Endpoint, path: str, body: dict[str, Any],
+                 loop_guard: LoopGuard | None = None) -> Completion:
+        body = self.request_body(endpoint, body)
         url = endpoint.base_url.rstrip("/") + path
         where = f"{url} (model {endpoint.model!r})"
         headers = {"Authorization": f"Bearer {endpoint.api_key}"} if endpoint.api_key else {}
@@ -183,7 +202,8 @@ class StreamingClient:
             self.alive_check(endpoint.model)  # a dead server fails at once, not after retries
         for attempt in range(1, self.retries + 2):
             try:
-                return self._stream_once(endpoint, url, body, headers, attempt, t_queued)
+                return self._stream_once(endpoint, url, body, headers, attempt, t_queued,
+                                         loop_guard)
             except (httpx.TransportError, _Retryable) as exc:
                 if self.alive_check is not None:
                     self.alive_check(endpoint.model)  # raises ServerGone: no point retrying
@@ -195,9 +215,11 @@ class StreamingClient:
         raise AssertionError("unreachable")
 
     def _stream_once(self, endpoint: Endpoint, url: str, body: dict[str, Any],
-                     headers: dict[str, str], attempt: int, t_queued: float) -> Completion:
+                     headers: dict[str, str], attempt: int, t_queued: float,
+                     loop_guard: LoopGuard | None = None) -> Completion:
         t0 = time.perf_counter()
-        acc = StreamAccumulator(endpoint.model, endpoint.describe(), t0, queue_wait_s=0.0)
+        acc = StreamAccumulator(endpoint.model, endpoint.describe(), t0, queue_wait_s=0.0,
+                                loop=loop_guard.detector() if loop_guard else None)
         with self._http.stream("POST", url, json=body, headers=headers) as resp:
             if resp.status_code in RETRY_STATUS:
                 raise _Retryable(resp.status_code, resp.read().decode(errors="replace")[:300])
@@ -216,6 +238,8 @@ class StreamingClient:
                     raise ClientError(f"{url} (model {endpoint.model!r}) sent an error "
                                       f"mid-stream: {event['error']}")
                 acc.add(time.perf_counter(), event)
+                if acc.stop_reason:
+                    break  # leaving the block closes the connection; the server stops decoding
         completion = acc.finish(time.perf_counter(), attempt, self._tokenizer(endpoint))
         if attempt > 1:
             # Earlier attempts' time is queue, not service time.

@@ -57,12 +57,21 @@ OPTIONS: tuple[Option, ...] = (
            "~/.cache/stackeval)", Path),
     Option("reports_dir", Path("reports"), "where results, Allure results and logs are written",
            Path),
-    Option("qa_dir", None, "directory of Q&A question files (default: fixtures/qa)", Path),
+    Option("qa_dir", None, "Q&A question files: a directory of .yaml/.jsonl/.csv files or one "
+           "file (default: fixtures/qa, unless only --qa-dataset is given)", Path),
+    Option("qa_dataset", (), "standard benchmarks read from disk, comma-separated NAME:PATH"
+           "[?shots=N&limit=N&subjects=a+b&split=S], NAME one of mmlu, ceval, cmmlu, gsm8k",
+           _csv),
     Option("gateway_port", 0, "port of the embedded gateway on 127.0.0.1 (0: a free port; "
            "`stackeval serve` uses 4000)", int),
-    Option("threads", 1, "llama.cpp threads per model server (1 is fastest on a busy 2-core "
-           "machine)", int),
-    Option("parallel", 2, "request slots per model server (continuous batching)", int),
+    Option("threads", 0, "llama.cpp threads per model server replica (0: auto = 1; more threads "
+           "collapse when another process wants a core)", int),
+    Option("parallel", 0, "request slots per model server replica (continuous batching; 0: auto "
+           "= 4)", int),
+    Option("replicas", 0, "model server processes per model, requests spread over them by the "
+           "gateway (0: auto = usable cores / --max-loaded-models)", int),
+    Option("ask_concurrency", 0, "Q&A and coding asks in flight per model (0: auto = replicas x "
+           "slots on the embedded stack, 4 elsewhere; 1 = one at a time)", int),
     Option("ctx_size", 0, "context tokens per slot (0: the catalog's default for the model)", int),
     Option("max_loaded_models", 1, "at most this many model servers run at once; others start "
            "lazily and the least recently used is stopped", int),
@@ -70,13 +79,24 @@ OPTIONS: tuple[Option, ...] = (
     Option("seed", 1234, "sampling seed for eval requests", int),
     Option("max_tokens", 256, "max output tokens per Q&A answer", int),
     Option("repeats", 1, "ask every question N times and report the pass rate", int),
+    Option("loop_min_repeats", 3, "stop an answer whose tail repeats one unit of text this many "
+           "times (digits ignored) ...", int),
+    Option("loop_min_bytes", 200, "... over at least this many bytes of UTF-8 (coding: 4x); "
+           "such an answer is graded as it is but never passes", int),
+    Option("no_loop_stop", False, "never stop a looping answer early (perf runs never do)",
+           flag=True),
+    Option("resume", None, "continue an interrupted run (a run directory or 'latest'): answers "
+           "already saved there are not asked again"),
     Option("request_timeout", 120.0, "seconds before one request is abandoned", float),
     Option("retries", 2, "retries for infrastructure errors (connect, 429, 5xx) only", int),
     Option("start_timeout", 180.0, "seconds to wait for the stack to become healthy", float),
     Option("keep_stack", False, "leave the stack running after the session", flag=True),
     Option("coding_suites", ("humaneval", "bashlab", "python"), "coding task suites to run "
            "(comma-separated: humaneval, bashlab, python)", _csv),
-    Option("coding_limit", 0, "run only the first N HumanEval problems (0: all 164)", int),
+    Option("coding_limit", 0, "run only the first N HumanEval problems (0: see "
+           "--humaneval-sample)", int),
+    Option("humaneval_sample", 40, "HumanEval problems in a fixed, seeded sample stratified by "
+           "solution length (0: all 164)", int),
     Option("coding_max_tokens", 768, "max output tokens per coding answer", int),
     Option("samples", 1, "completions drawn per coding task; pass@1 and pass@k are reported", int),
     Option("sandbox", "auto", "where model-written code runs: auto (Docker if it answers, else "
@@ -105,21 +125,29 @@ class Settings:
     cache_dir: Path | None = None
     reports_dir: Path = Path("reports")
     qa_dir: Path | None = None
+    qa_dataset: tuple[str, ...] = ()
     gateway_port: int = 0
-    threads: int = 1
-    parallel: int = 2
+    threads: int = 0
+    parallel: int = 0
+    replicas: int = 0
+    ask_concurrency: int = 0
     ctx_size: int = 0
     max_loaded_models: int = 1
     temperature: float = 0.0
     seed: int = 1234
     max_tokens: int = 256
     repeats: int = 1
+    loop_min_repeats: int = 3
+    loop_min_bytes: int = 200
+    no_loop_stop: bool = False
+    resume: str | None = None
     request_timeout: float = 120.0
     retries: int = 2
     start_timeout: float = 180.0
     keep_stack: bool = False
     coding_suites: tuple[str, ...] = ("humaneval", "bashlab", "python")
     coding_limit: int = 0
+    humaneval_sample: int = 40
     coding_max_tokens: int = 768
     samples: int = 1
     sandbox: str = "auto"
@@ -137,10 +165,14 @@ class Settings:
             raise ConfigError("--stack=external needs --base-url (and usually --api-key)")
         if self.model_source not in ("pull", "import"):
             raise ConfigError(f"--model-source={self.model_source!r}: choose pull or import")
-        for name in ("threads", "parallel", "max_loaded_models", "repeats", "max_tokens",
-                     "samples", "coding_max_tokens"):
+        for name in ("max_loaded_models", "repeats", "max_tokens", "samples",
+                     "coding_max_tokens", "loop_min_repeats", "loop_min_bytes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
+        for name in ("threads", "parallel", "replicas", "ask_concurrency", "coding_limit",
+                     "humaneval_sample"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"--{name.replace('_', '-')} cannot be negative (0: auto)")
 
     @classmethod
     def resolve(cls, get: Callable[[Option], Any], **extra: Any) -> Settings:
@@ -170,6 +202,14 @@ def resolve_values(options: tuple[Option, ...], get: Callable[[Option], Any]) ->
                 raise ConfigError(f"{opt.cli}: cannot read {value!r} ({exc})") from exc
         values[opt.name] = value
     return values
+
+
+def usable_cores() -> int:
+    """CPUs this process may run on (the affinity mask, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def new_run_id() -> str:

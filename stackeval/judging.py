@@ -8,7 +8,7 @@ from typing import Any
 
 from stackeval import attach
 from stackeval.errors import ClientError, ContextOverflow, GraderError
-from stackeval.graders import grade
+from stackeval.graders import grade, is_loop
 from stackeval.prompting import Asked
 from stackeval.records import Grade, Outcome, QACase, QAResult
 
@@ -22,17 +22,40 @@ class Judged:
     grade: Grade | None = None
 
 
-def judge(asked: Asked, spec: dict[str, Any]) -> Judged:
-    """Grade an answer; a failed grade with ``finish_reason=length`` counts as truncated."""
+def judge(asked: Asked, spec: dict[str, Any], prompt: str | None = None) -> Judged:
+    """Grade an answer; a failed grade with ``finish_reason=length`` counts as truncated, and an
+    answer the client stopped as a repetition loop is a loop whatever the grader says.
+
+    ``prompt`` is the question as the case states it (``case.prompt``): what the answer merely
+    copies from it does not count. Without it, the question is read back from what was sent.
+    """
+    question = prompt if prompt is not None else question_sent(asked)
     try:
-        g = grade(asked.completion.text, spec)
+        g = grade(asked.completion.text, spec, prompt=question)
     except GraderError as exc:
         return Judged(Outcome.GRADER_ERROR, f"could not grade: {exc}")
+    if asked.completion.stop_reason:  # graded as it is, but a loop is never a pass
+        return Judged(Outcome.LOOP, f"{asked.completion.stop_reason}; {g.explanation}", g)
+    if is_loop(g):  # the grader's own guard: the answer text loops
+        return Judged(Outcome.LOOP, g.explanation, g)
     if g.passed:
         return Judged(Outcome.PASS, g.explanation, g)
     if asked.completion.finish_reason == "length":
         return Judged(Outcome.TRUNCATED, f"answer cut off at max_tokens; {g.explanation}", g)
     return Judged(Outcome.WRONG, g.explanation, g)
+
+
+def question_sent(asked: Asked) -> str | None:
+    """The question inside what was sent: the last user turn of a chat, or the last "Q: …" /
+    "问:…" block of a few-shot completion prompt (not its examples, whose answers a base model
+    may rightly repeat)."""
+    sent = asked.sent
+    if asked.prompt_format == "chat":
+        marker = "[user]\n"
+        return sent.rsplit(marker, 1)[1] if marker in sent else sent
+    block = sent.rstrip().rsplit("\n\n", 1)[-1]
+    lines = block.splitlines()
+    return "\n".join(lines[:-1]) if len(lines) > 1 else block
 
 
 def infra_outcome(exc: ClientError) -> Outcome:
@@ -49,6 +72,8 @@ def qa_result(run_id: str, model: str, case: QACase, repeat: int, outcome: Outco
         prompt_format=asked.prompt_format if asked else "chat",
         answer=asked.completion.text if asked else "",
         metrics=asked.completion.metrics() if asked else {}, served=served,
+        reasoning=asked.completion.reasoning if asked else "",
+        request=asked.request if asked else {},
     )
 
 

@@ -12,6 +12,9 @@ import json
 import logging
 import os
 import platform
+import time
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +26,20 @@ from stackeval.client import StreamingClient
 from stackeval.config import OPTIONS, Option, Settings, new_run_id
 from stackeval.errors import StackEvalError
 from stackeval.prompting import Asker
+from stackeval.report import allure
+from stackeval.resume import SavedAnswers, resolve_run
 from stackeval.sandbox import Sandbox, choose_sandbox
+from stackeval.scheduler import AskPool
 from stackeval.stack.base import Stack
 from stackeval.stack.factory import create_stack, selected_models
+from stackeval.statefile import write_private
 from stackeval.summary import coding_table, format_coding_table, format_qa_table, qa_table
 
 log = logging.getLogger(__name__)
+
+# Registered by pytest_configure: session lifecycle (signals, bad input, progress) and the
+# terminal's one line per wrong answer.
+SUBPLUGINS = ("stackeval.plugin_session", "stackeval.plugin_terminal")
 
 MARKERS = {
     "qa": "Q&A evals: questions graded deterministically",
@@ -45,7 +56,8 @@ def add_options(parser: pytest.Parser, options: tuple[Option, ...]) -> None:
     for opt in options:
         default = (",".join(map(str, opt.default)) if isinstance(opt.default, tuple)
                    else opt.default)
-        help_ = f"{opt.help} [default: {default or 'unset'}; env {opt.env}]"
+        shown = 'unset' if default in (None, '', ()) else default
+        help_ = f"{opt.help} [default: {shown}; env {opt.env}]"
         if opt.flag:
             group.addoption(opt.cli, action="store_true", default=None, help=help_)
             parser.addini(f"stackeval_{opt.name}", help_, type="bool", default=None)
@@ -80,6 +92,20 @@ class Runtime:
         self._stack: Stack | None = None
         self._client: StreamingClient | None = None
         self._start_error: BaseException | None = None
+        self.saved = SavedAnswers(self.run_dir if settings.resume else None)
+        self.pool = AskPool(self.concurrency)
+
+    def concurrency(self, model: str) -> int:
+        """Asks in flight per model: the option, else every slot of the embedded servers.
+
+        xdist workers ask one at a time: each worker runs only some of the collected tests.
+        """
+        if self.settings.ask_concurrency:
+            return self.settings.ask_concurrency
+        if self.worker:
+            return 1
+        shape = getattr(self._stack, "shape", None)
+        return shape.slots if shape is not None else 4
 
     @property
     def started_stack(self) -> Stack | None:
@@ -123,8 +149,7 @@ class Runtime:
             else:
                 stack = create_stack(self.settings, progress=False, state=shared["state"])
             shared["users"].append(self.worker)
-            state_file.write_text(json.dumps(shared))
-            state_file.chmod(0o600)  # holds the gateway key
+            write_private(state_file, json.dumps(shared))  # holds the gateway key
         return stack
 
     def client(self) -> StreamingClient:
@@ -154,6 +179,8 @@ class Runtime:
 
     def finish(self) -> None:
         """Stop what this process owns (the last xdist worker stops the shared stack)."""
+        self.pool.close()
+        self.writer.closing = True
         if self._client is not None:
             self._client.close()
         load_times = getattr(self._stack, "load_times", None)
@@ -171,7 +198,7 @@ class Runtime:
         with FileLock(str(self.shared_dir / "shared.lock")):
             shared = json.loads(state_file.read_text())
             shared["users"].remove(self.worker)
-            state_file.write_text(json.dumps(shared))
+            write_private(state_file, json.dumps(shared))
             if not shared["users"]:
                 self._stack.stop()
                 state_file.unlink()
@@ -189,15 +216,22 @@ def pytest_configure(config: pytest.Config) -> None:
     run_id = workerinput["stackeval_run_id"] if workerinput else new_run_id()
     try:
         settings = Settings.resolve(lambda opt: option_value(config, opt), run_id=run_id)
+        if settings.resume:  # the resumed run's directory and id: records are appended there
+            settings = replace(settings, run_id=resolve_run(settings.reports_dir,
+                                                            settings.resume).name)
         models = selected_models(settings)
     except StackEvalError as exc:
         raise pytest.UsageError(str(exc)) from exc
     config.stash[RUNTIME] = Runtime(config, settings, models)
+    if workerinput is None:
+        config.pluginmanager.register(ProgressLines(config), "stackeval-progress")
     if getattr(config.option, "allure_report_dir", "") is None and _runs_evals(config):
-        config.option.allure_report_dir = str(settings.reports_dir / "allure-results")
-        # One run per results dir (history lives apart, see stackeval.report.allure); only the
-        # controller cleans, so xdist workers never erase each other's results.
-        config.option.clean_alluredir = workerinput is None
+        # Each run writes into its own results dir and nothing is ever cleaned, so no session
+        # erases another's results (xdist workers share the controller's run id and dir).
+        config.option.allure_report_dir = str(allure.run_results_dir(settings.reports_dir,
+                                                                     settings.run_id))
+    for name in SUBPLUGINS:
+        config.pluginmanager.import_plugin(name)
 
 
 def _runs_evals(config: pytest.Config) -> bool:
@@ -231,6 +265,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Run each model's tests together, so lazily loaded servers load once each."""
     order = {m: i for i, m in enumerate(dict.fromkeys(filter(None, map(_model_of, items))))}
     items.sort(key=lambda it: order.get(_model_of(it) or "", -1))
+
+
+class ProgressLines:
+    """Every 15 s while asks run, a line per busy model: done/total, tokens/s, time left.
+
+    Written from ``pytest_runtest_logreport``, where pytest's output capture is suspended.
+    """
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self._last = time.monotonic()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Maybe print progress after each test phase."""
+        now = time.monotonic()
+        if now - self._last < 15:
+            return
+        self._last = now
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        for model, progress in runtime(self.config).pool.progress.items():
+            if progress.done < progress.submitted and reporter is not None:
+                reporter.write_line(f"[stackeval] {progress.line(model)}")
 
 
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
@@ -283,7 +339,6 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             terminalreporter.section(f"stackeval: {title} summary")
             for line in lines:
                 terminalreporter.write_line(line)
-            terminalreporter.write_line(f"records: {rt.run_dir}")
 
 
 # -- fixtures ----------------------------------------------------------------------------------
@@ -301,7 +356,9 @@ def stack(pytestconfig: pytest.Config) -> Stack:
     try:
         return runtime(pytestconfig).stack()
     except StackEvalError as exc:
-        pytest.fail(f"stack start failed: {exc}", pytrace=False)
+        if runtime(pytestconfig).worker:  # xdist: the controller decides when the run ends
+            pytest.fail(f"stack start failed: {exc}", pytrace=False)
+        pytest.exit(f"stack start failed: {exc}", returncode=pytest.ExitCode.INTERRUPTED)
 
 
 @pytest.fixture(scope="session")
@@ -327,3 +384,49 @@ def sandbox(pytestconfig: pytest.Config) -> Sandbox:
 def record_writer(pytestconfig: pytest.Config) -> store.RecordWriter:
     """Appends result records to this run's directory under reports/runs/."""
     return runtime(pytestconfig).writer
+
+
+class Answers:
+    """Per-test results of work that runs concurrently with the same model's other tests.
+
+    The first test of a model (in one test function) submits its own work and that of every
+    later selected test of the same model and function; each test then waits for its own.
+    """
+
+    def __init__(self, session: pytest.Session, rt: Runtime, asker: Asker) -> None:
+        self.session = session
+        self.rt = rt
+        self.asker = asker
+        self._order: dict[str, int] | None = None
+
+    @property
+    def saved(self) -> SavedAnswers:
+        """Answers of the run being resumed (empty when not resuming)."""
+        return self.rt.saved
+
+    def result_for(self, item: pytest.Item, work: Callable[[dict[str, Any]], Any],
+                   tokens: Callable[[Any], int] | None = None) -> Any:
+        """``work(params)`` for this test, computed in the model's pool."""
+        model = _model_of(item)
+        params = item.callspec.params  # type: ignore[attr-defined]
+        if model is None or self.rt.concurrency(model) <= 1:
+            return work(params)
+        if item.nodeid not in self.rt.pool:
+            self.asker.prepare(model)  # load in this thread: loading is not concurrent
+            if self._order is None:
+                self._order = {it.nodeid: i for i, it in enumerate(self.session.items)}
+            later = self.session.items[self._order.get(item.nodeid, 0):]
+            func = getattr(item, "function", None)
+            for it in later:
+                if _model_of(it) == model and getattr(it, "function", None) is func:
+                    it_params = it.callspec.params  # type: ignore[attr-defined]
+                    self.rt.pool.submit(model, it.nodeid,
+                                        lambda p=it_params: work(p), tokens)
+        return self.rt.pool.result(item.nodeid)
+
+
+@pytest.fixture(scope="session")
+def answers(request: pytest.FixtureRequest, pytestconfig: pytest.Config,
+            asker: Asker) -> Answers:
+    """Concurrent asks with per-test results (see ``Answers``) and the resumed run's answers."""
+    return Answers(request.session, runtime(pytestconfig), asker)

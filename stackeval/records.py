@@ -18,6 +18,7 @@ class Outcome(enum.StrEnum):
     PASS = "pass"
     WRONG = "wrong_answer"
     TRUNCATED = "truncated"
+    LOOP = "repetition_loop"  # stopped by the client's loop detector; never a pass
     CONTEXT_OVERFLOW = "context_overflow"
     INFRA_ERROR = "infrastructure_error"
     GRADER_ERROR = "grader_error"
@@ -45,6 +46,7 @@ class ServedModel:
     context_size: int | None = None
     server: str | None = None  # e.g. "llama.cpp via xllamacpp 2026.10.11549"
     gateway: str | None = None  # e.g. "litellm 1.108.7"
+    serving: dict[str, Any] | None = None  # replicas, slots and threads actually used
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -72,6 +74,7 @@ class Completion:
     cached_tokens: int | None = None
     server_timings: dict[str, Any] | None = None  # llama.cpp "timings" / Ollama eval_* fields
     attempts: int = 1
+    stop_reason: str | None = None  # the client stopped reading early (a repetition loop)
 
     @property
     def e2e_s(self) -> float:
@@ -124,6 +127,8 @@ class Completion:
             "model": self.model,
             "endpoint": self.endpoint,
             "finish_reason": self.finish_reason,
+            "t_start": self.t_start,  # perf_counter seconds: comparable within one process
+            "t_end": self.t_end,
             "ttft_s": self.ttft_s,
             "ttfa_s": self.ttfa_s,
             "e2e_s": self.e2e_s,
@@ -138,6 +143,7 @@ class Completion:
             "cached_tokens": self.cached_tokens,
             "chunks": len(self.chunk_times),
             "attempts": self.attempts,
+            "stop_reason": self.stop_reason,
             "server_timings": self.server_timings,
         }
 
@@ -186,6 +192,9 @@ class QAResult:
     answer: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
     served: dict[str, Any] = field(default_factory=dict)
+    reasoning: str = ""
+    request: dict[str, Any] = field(default_factory=dict)  # path + body: the ask, replayable
+    regraded_from: str | None = None  # the run whose stored answer this record re-grades
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,13 +25,21 @@ class RecordWriter:
     def __init__(self, directory: Path, worker: str | None = None) -> None:
         self.directory = directory
         self.worker = worker
+        self.closing = False  # set when the session ends while asks may still be in flight
+        self._lock = threading.Lock()  # asks finish in several threads
 
     def write(self, suite: str, record: dict[str, Any]) -> None:
-        """Append one record and flush it to disk at once."""
+        """Append one record and flush it to disk at once.
+
+        Once ``closing``, failed asks are not recorded: the session's own shutdown cut them off
+        and no test ran for them (answers that still arrive are kept: they were paid for).
+        """
+        if self.closing and record.get("outcome") == "infrastructure_error":
+            return
         self.directory.mkdir(parents=True, exist_ok=True)
         name = f"{suite}-{self.worker}.jsonl" if self.worker else f"{suite}.jsonl"
         line = json.dumps(record, ensure_ascii=False, default=str)
-        with open(self.directory / name, "a", encoding="utf-8") as f:
+        with self._lock, open(self.directory / name, "a", encoding="utf-8") as f:
             f.write(line + "\n")
             f.flush()
             os.fsync(f.fileno())

@@ -49,14 +49,18 @@ class RequestShape:
 
 
 class LoadGenerator:
-    """Sends perf requests to one endpoint in the form the model understands."""
+    """Sends perf requests to an endpoint in the form the model understands.
 
-    def __init__(self, client: StreamingClient, endpoint: Endpoint, shape: RequestShape,
-                 prompt_format: str = "chat") -> None:
+    Given several endpoints (a model's server replicas), requests take them in turn.
+    """
+
+    def __init__(self, client: StreamingClient, endpoint: Endpoint | Sequence[Endpoint],
+                 shape: RequestShape, prompt_format: str = "chat") -> None:
         if prompt_format not in ("chat", "completion"):
             raise ValueError(f"prompt_format must be chat or completion, not {prompt_format!r}")
         self.client = client
-        self.endpoint = endpoint
+        self.endpoints = [endpoint] if isinstance(endpoint, Endpoint) else list(endpoint)
+        self.endpoint = self.endpoints[0]
         self.shape = shape
         self.prompt_format = prompt_format
         self._sent = 0
@@ -67,9 +71,10 @@ class LoadGenerator:
         with self._lock:
             index, self._sent = self._sent, self._sent + 1
         body = self.shape.body(index)
+        endpoint = self.endpoints[index % len(self.endpoints)]
         if self.prompt_format == "completion":
-            return self.client.complete(self.endpoint, prompt.text, **body)
-        return self.client.chat(self.endpoint, prompt.messages, **body)
+            return self.client.complete(endpoint, prompt.text, **body)
+        return self.client.chat(endpoint, prompt.messages, **body)
 
     def round(self, prompts: Sequence[Prompt]) -> list[Result]:
         """All prompts at once, one thread each; failures come back in place, not raised."""

@@ -74,10 +74,17 @@ def endpoint_for(stack: Stack, model: str, kind: str) -> Endpoint:
     return direct if direct is not None else stack.endpoint(model)
 
 
+def direct_endpoints(stack: Stack, model: str) -> list[Endpoint]:
+    """Every replica of the model's server (requests are spread over them), else the gateway."""
+    many = getattr(stack, "direct_endpoints", None)
+    return many(model) if many is not None else [endpoint_for(stack, model, "direct")]
+
+
 def slots_of(stack: Stack) -> int | None:
-    """Request slots per model server, when the stack knows them."""
-    value = stack.describe().get("parallel")
-    return int(value) if value is not None else None
+    """Request slots of one model across its server replicas, when the stack knows them."""
+    facts = stack.describe()
+    value = facts.get("parallel")
+    return int(value) * int(facts.get("replicas") or 1) if value is not None else None
 
 
 def run_level(stack: Stack, client: StreamingClient, model: str, *, scenario: str,
@@ -90,8 +97,9 @@ def run_level(stack: Stack, client: StreamingClient, model: str, *, scenario: st
     served = stack.served(model)
     shape = RequestShape(settings.perf_max_tokens, True, temperature, seed)
     endpoint = endpoint_for(stack, model, endpoint_kind)
-    generator = LoadGenerator(client, endpoint, shape,
-                              "completion" if served.kind == "base" else "chat")
+    generator = LoadGenerator(
+        client, direct_endpoints(stack, model) if endpoint.kind == "direct" else endpoint, shape,
+        "completion" if served.kind == "base" else "chat")
     prompts = PromptFactory("short" if scenario == "sweep" else scenario, seed,
                             tag=f"{scenario}-{endpoint_kind}-c{concurrency}")
     runner = RoundRunner(generator, prompts, concurrency)

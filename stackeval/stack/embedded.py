@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from stackeval.config import Settings
+from stackeval.config import Settings, usable_cores
 from stackeval.errors import ServerGone, StackError
 from stackeval.records import ServedModel
 from stackeval.stack.base import Endpoint, Stack
@@ -28,6 +28,36 @@ from stackeval.stack.process import ManagedProcess, sweep_orphans
 from stackeval.stack.readiness import HttpWait, log_tail
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServerShape:
+    """How one model is served: replica processes x slots each, threads per replica."""
+
+    replicas: int
+    parallel: int
+    threads: int
+
+    @classmethod
+    def for_host(cls, settings: Settings, cores: int | None = None) -> ServerShape:
+        """Unset (0) values chosen from the host: single-thread replicas, one per usable core.
+
+        One server with several threads is as fast only on an idle machine and collapses when
+        another process wants a core; single-thread replicas reach the same peak and degrade
+        gently (measured in ../shared/DESIGN.md).
+        """
+        cores = cores or usable_cores()
+        return cls(replicas=settings.replicas or max(1, cores // settings.max_loaded_models),
+                   parallel=settings.parallel or 4, threads=settings.threads or 1)
+
+    @property
+    def slots(self) -> int:
+        """Requests the model's servers decode at once."""
+        return self.replicas * self.parallel
+
+    def to_dict(self) -> dict[str, int]:
+        """JSON-ready form, for records."""
+        return {"replicas": self.replicas, "parallel": self.parallel, "threads": self.threads}
 
 
 @dataclass(frozen=True)
@@ -65,20 +95,22 @@ class EmbeddedStack(Stack):
         self.settings = settings
         self._models = {m.name: m for m in models}
         self.eager = eager
+        self.shape = ServerShape.for_host(settings)
         self.run_dir = settings.reports_dir / "stack" / settings.run_id
         self.server_version = f"llama.cpp server via xllamacpp {_version('xllamacpp')}"
         self.gateway_version = f"LiteLLM proxy {_version('litellm')}"
         state = state or {}
         self.master_key: str = (state.get("master_key") or settings.api_key
                                 or "sk-stackeval-" + secrets.token_hex(16))
-        self.ports: dict[str, int] = dict(state.get("ports", {}))
+        self.ports: dict[str, list[int]] = {m: list(p) for m, p in state.get("ports", {}).items()}
         self.gateway_port: int = state.get("gateway_port", 0)
-        self._servers: OrderedDict[str, ManagedProcess] = OrderedDict()
+        self._servers: OrderedDict[str, list[ManagedProcess]] = OrderedDict()
         self._gateway: ManagedProcess | None = None
         self._attached = bool(state)
         self.load_times: dict[str, float] = {}  # seconds from spawn to healthy, per model
-        for name, pid in state.get("server_pids", {}).items():
-            self._servers[name] = self._server_process(self._models[name], pid=pid)
+        for name, pids in state.get("server_pids", {}).items():
+            self._servers[name] = [self._server_process(self._models[name], i, pid=pid)
+                                   for i, pid in enumerate(pids)]
         if state.get("gateway_pid"):
             self._gateway = self._gateway_process(pid=state["gateway_pid"])
 
@@ -92,7 +124,8 @@ class EmbeddedStack(Stack):
         if swept:
             log.warning("stopped %d processes left over by a crashed run", len(swept))
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.ports = {name: free_port() for name in self._models}
+        self.ports = {name: [free_port() for _ in range(self.shape.replicas)]
+                      for name in self._models}
         self.gateway_port = self.settings.gateway_port or free_port()
         try:
             self._start_gateway()
@@ -106,7 +139,7 @@ class EmbeddedStack(Stack):
     def stop(self) -> None:
         """Stop every process this stack started (or attached to)."""
         for name in list(self._servers):
-            self._servers.pop(name).stop()
+            _stop_all(self._servers.pop(name))
         if self._gateway is not None:
             self._gateway.stop()
             self._gateway = None
@@ -118,7 +151,7 @@ class EmbeddedStack(Stack):
             "ports": self.ports,
             "gateway_port": self.gateway_port,
             "gateway_pid": self._gateway.pid if self._gateway else None,
-            "server_pids": {n: p.pid for n, p in self._servers.items()},
+            "server_pids": {n: [p.pid for p in procs] for n, procs in self._servers.items()},
         }
 
     # -- model servers -----------------------------------------------------------------------
@@ -134,19 +167,21 @@ class EmbeddedStack(Stack):
             raise StackError(f"model {model!r} is not loaded in the shared stack")
         limit = len(self._models) if self.eager else self.settings.max_loaded_models
         while len(self._servers) >= limit:
-            name, proc = self._servers.popitem(last=False)
+            name, procs = self._servers.popitem(last=False)
             log.info("unloading %s to make room for %s", name, model)
-            proc.stop()
-        proc = self._server_process(spec)
+            _stop_all(procs)
+        procs = [self._server_process(spec, i) for i in range(len(self.ports[model]))]
         started = time.perf_counter()
-        proc.start()
-        self._servers[model] = proc
+        self._servers[model] = procs
         try:
-            HttpWait(f"http://127.0.0.1:{self.ports[model]}/health", self.settings.start_timeout,
-                     hint="a model that does not fit in memory or a corrupt GGUF fails here"
-                     ).wait(proc.popen, proc.log_path, proc.command)
+            for proc in procs:  # replicas load side by side
+                proc.start()
+            for proc, port in zip(procs, self.ports[model], strict=True):
+                HttpWait(f"http://127.0.0.1:{port}/health", self.settings.start_timeout,
+                         hint="a model that does not fit in memory or a corrupt GGUF fails here"
+                         ).wait(proc.popen, proc.log_path, proc.command)
         except BaseException:
-            self._servers.pop(model).stop()
+            _stop_all(self._servers.pop(model))
             raise
         load_s = time.perf_counter() - started
         self.load_times[model] = load_s
@@ -156,18 +191,17 @@ class EmbeddedStack(Stack):
         """Stop the model's server now that its tests are done (not in eager/shared mode)."""
         if self.eager or self._attached:
             return
-        proc = self._servers.pop(model, None)
-        if proc is not None:
-            proc.stop()
+        _stop_all(self._servers.pop(model, []))
 
     def check_alive(self, model: str) -> None:
         """Raise ServerGone with the log tail when the model's server has died."""
-        proc = self._servers.get(model)
-        if proc is None:
+        procs = self._servers.get(model)
+        if not procs:
             raise ServerGone(f"model server for {model!r} is not running")
-        if not proc.alive():
-            raise ServerGone(f"model server for {model!r} (pid {proc.pid}) has exited.\n"
-                             f"Log tail ({proc.log_path}):\n{log_tail(proc.log_path)}")
+        for proc in procs:
+            if not proc.alive():
+                raise ServerGone(f"model server for {model!r} (pid {proc.pid}) has exited.\n"
+                                 f"Log tail ({proc.log_path}):\n{log_tail(proc.log_path)}")
         if self._gateway is not None and not self._gateway.alive():
             raise ServerGone(f"the LiteLLM gateway (pid {self._gateway.pid}) has exited.\n"
                              f"Log tail:\n{log_tail(self._gateway.log_path)}")
@@ -179,16 +213,18 @@ class EmbeddedStack(Stack):
             raise StackError(f"model {model!r} is not part of this stack "
                              f"(serving: {', '.join(self._models)})") from None
 
-    def _server_process(self, m: LocalModel, pid: int | None = None) -> ManagedProcess:
+    def _server_process(self, m: LocalModel, replica: int,
+                        pid: int | None = None) -> ManagedProcess:
         safe = m.name.replace(":", "-").replace("/", "-")
+        suffix = f"-{replica}" if replica else ""  # replica 0 keeps the single-server names
         proc = ManagedProcess(
-            name=f"llama-server[{m.name}]",
+            name=f"llama-server[{m.name}]{suffix}",
             argv=[sys.executable, "-m", "stackeval.stack.llama_server", "--model", str(m.path),
-                  "--alias", m.name, "--port", str(self.ports[m.name]),
+                  "--alias", m.name, "--port", str(self.ports[m.name][replica]),
                   "--ctx-size", str(self.settings.ctx_size or m.ctx_size),
-                  "--parallel", str(self.settings.parallel),
-                  "--threads", str(self.settings.threads)],
-            log_path=self.run_dir / f"server-{safe}.log",
+                  "--parallel", str(self.shape.parallel),
+                  "--threads", str(self.shape.threads)],
+            log_path=self.run_dir / f"server-{safe}{suffix}.log",
             run_id=self.settings.run_id,
         )
         proc.pid = pid
@@ -202,19 +238,22 @@ class EmbeddedStack(Stack):
         for m in self._models.values():
             # Base models have no chat template: route them as text completions.
             provider = "text-completion-openai" if m.kind == "base" else "openai"
-            routes.append({
+            # One deployment per replica under the same name; the router spreads requests.
+            routes += [{
                 "model_name": m.name,
                 "litellm_params": {"model": f"{provider}/{m.name}",
-                                   "api_base": f"http://127.0.0.1:{self.ports[m.name]}/v1",
+                                   "api_base": f"http://127.0.0.1:{port}/v1",
                                    "api_key": "none"},
-            })
+            } for port in self.ports[m.name]]
         return {
             "model_list": routes,
             # LiteLLM reads the key from the environment, so no file on disk holds it.
             "general_settings": {"master_key": "os.environ/STACKEVAL_GATEWAY_KEY"},
             # Retries belong to our client, which records them; the gateway must not hide them.
             "litellm_settings": {"drop_params": True, "telemetry": False, "num_retries": 0},
-            "router_settings": {"num_retries": 0},
+            # least-busy: a replica with free slots gets the next request, so none queues
+            # behind another while a slot is idle.
+            "router_settings": {"num_retries": 0, "routing_strategy": "least-busy"},
         }
 
     def _gateway_process(self, pid: int | None = None) -> ManagedProcess:
@@ -258,24 +297,31 @@ class EmbeddedStack(Stack):
 
     def direct_endpoint(self, model: str) -> Endpoint | None:
         """The llama.cpp server itself (keeps llama.cpp ``timings`` that the gateway drops)."""
+        return self.direct_endpoints(model)[0]
+
+    def direct_endpoints(self, model: str) -> list[Endpoint]:
+        """Every replica's llama.cpp server."""
         self._model(model)
-        return Endpoint(f"http://127.0.0.1:{self.ports[model]}/v1", model, None, "direct")
+        return [Endpoint(f"http://127.0.0.1:{port}/v1", model, None, "direct")
+                for port in self.ports[model]]
 
     def served(self, model: str) -> ServedModel:
         """The catalog/GGUF facts plus server and gateway versions."""
         return replace(self._model(model).served, server=self.server_version,
-                       gateway=self.gateway_version)
+                       gateway=self.gateway_version, serving=self.shape.to_dict())
 
     def pids(self) -> dict[str, int]:
         """Pids of running services by label (``server-<model>``, ``gateway``), for telemetry."""
-        out = {f"server-{n}": p.pid for n, p in list(self._servers.items()) if p.pid}
+        out = {f"server-{n}" + (f"-{i}" if i else ""): p.pid
+               for n, procs in list(self._servers.items()) for i, p in enumerate(procs) if p.pid}
         if self._gateway is not None and self._gateway.pid:
             out["gateway"] = self._gateway.pid
         return out
 
     def logs(self, lines: int = 50) -> dict[str, str]:
         """Log tails of the gateway and each model server."""
-        procs = ([self._gateway] if self._gateway else []) + list(self._servers.values())
+        procs = ([self._gateway] if self._gateway else []) + [
+            p for replicas in self._servers.values() for p in replicas]
         return {p.name: log_tail(p.log_path, lines) for p in procs}
 
     def describe(self) -> dict[str, Any]:
@@ -283,9 +329,14 @@ class EmbeddedStack(Stack):
         return {
             "profile": self.profile,
             "gateway": f"http://127.0.0.1:{self.gateway_port}/v1",
-            "servers": {n: f"http://127.0.0.1:{p}/v1" for n, p in self.ports.items()},
+            "servers": {n: [f"http://127.0.0.1:{p}/v1" for p in ports]
+                        for n, ports in self.ports.items()},
             "server_version": self.server_version,
             "gateway_version": self.gateway_version,
-            "threads": self.settings.threads,
-            "parallel": self.settings.parallel,
+            **self.shape.to_dict(),
         }
+
+
+def _stop_all(procs: list[ManagedProcess]) -> None:
+    for proc in procs:
+        proc.stop()
