@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
 from stackeval.coding import bashlab
+from stackeval.coding.cases import run_case
 from stackeval.coding.checkers import CodeOutcome, check_code
 from stackeval.coding.runner import evaluate_answer
 from stackeval.coding.tasks import CodingTask, load_bashlab, load_humaneval, load_python_tasks
@@ -20,6 +22,9 @@ def sandbox() -> Sandbox:
     try:
         sandbox.probe()
     except SandboxError as exc:
+        # In CI a missing tool is a broken setup, not a reason to skip.
+        if os.environ.get("CI"):
+            pytest.fail(f"bubblewrap is not usable in CI (.ci/run must install it): {exc}")
         pytest.skip(f"bubblewrap not usable here: {exc}")
     return sandbox
 
@@ -103,6 +108,7 @@ def test_bashlab_reference_passes(checker: str, sandbox: Sandbox) -> None:
     run = check_code(task, task.reference, sandbox)
     assert run.passed, run.failures
     assert run.cases >= 6
+    assert run.partial == 1.0 and len(run.checks) >= 7 and all(ok for _, ok in run.checks)
 
 
 def _case_failures(checker: str, script: str, option: str, sandbox: Sandbox) -> list[str]:
@@ -110,7 +116,7 @@ def _case_failures(checker: str, script: str, option: str, sandbox: Sandbox) -> 
     case = next(
         c for c in bashlab.bash_cases(checker, task.entry_point, script) if c.name == option
     )
-    return case.verify(sandbox.run(case.files, case.argv, timeout_s=30))
+    return run_case(case, sandbox, timeout_s=30)[1].failures
 
 
 def _mutate(checker: str, old: str, new: str) -> str:
@@ -123,11 +129,73 @@ def test_worldcup_wrong_scripts_fail(sandbox: Sandbox) -> None:
     off_by_one = _mutate("worldcup", "$6 <= 30", "$6 < 30")
     failures = _case_failures("worldcup", off_by_one, "--age", sandbox)
     assert any("20-30" in f and "expected" in f for f in failures), failures
-    everyone = _mutate("worldcup", "if (length(player[i]) == max) print", "print")
+    everyone = _mutate("worldcup", "if (len[i] == max) print", "print")
     failures = _case_failures("worldcup", everyone, "--name", sandbox)
     assert any("also prints" in f for f in failures), failures
     run = check_code(BASHLAB["worldcup"], "#!/bin/bash\necho 'not implemented'\n", sandbox)
     assert run.outcome is CodeOutcome.WRONG and len(run.failures) >= 5
+    assert run.partial == 0.0 and len(run.checks) == 13  # --help fails too: it lists no option
+
+
+def _failed_checks(checker: str, script: str, sandbox: Sandbox) -> list[str]:
+    run = check_code(BASHLAB[checker], script, sandbox)
+    assert run.partial == sum(ok for _, ok in run.checks) / len(run.checks)
+    return [name for name, ok in run.checks if not ok]
+
+
+# Wrong answers to the World Cup task, each a small change of the reference, and the only
+# sub-checks each must fail on the generated data (which has every trait of the course's file).
+WORLDCUP_MISTAKES = {
+    "name length in bytes": (
+        'function chars(s,   t) { t = s; return length(s) - gsub(/[\\200-\\277]/, "", t) }',
+        "function chars(s) { return length(s) }",
+        ["--name longest", "--name shortest"],
+    ),
+    "longest and shortest swapped": (
+        'if (len[i] == max) print "longest\\t"',
+        'if (len[i] == max) print "shortest\\t"',
+        ["--name longest", "--name shortest"],
+    ),
+    "blanks after names counted": (
+        'NR > 1 { gsub(/^ +| +$/, "", $9); player[NR] = $9; len[NR]',
+        "NR > 1 { player[NR] = $9; len[NR]",
+        ["--name longest", "--name shortest"],
+    ),
+    "ties ignored": (
+        'if (age[i] == best) print player[i] "\\t" age[i] }',
+        'if (age[i] == best) { print player[i] "\\t" age[i]; exit } }',
+        ["--oldest", "--youngest"],
+    ),
+    "players keyed by name": (
+        "player[NR] = $9; age[NR] = $6 + 0",
+        "player[NR] = $9; by_name[$9] = $6 + 0; age[NR] = $6 + 0 } END { for (i = 2; i <= NR; "
+        "i++) age[i] = by_name[player[i]] } NR > 1 {",
+        ["--oldest"],
+    ),
+    "foreign position dropped": (
+        "NR > 1 { n++; count[$5]++ }",
+        "NR > 1 { n++; if ($5 != \"Défenseur\") count[$5]++ }",
+        ["--position Défenseur"],
+    ),
+    "header counted as a player": (
+        "NR > 1 { n++; if ($6 < 20)", "{ n++; if ($6 < 20)", ["--age 20-30", "--age >30"]
+    ),
+}
+
+
+@pytest.mark.parametrize("mistake", sorted(WORLDCUP_MISTAKES))
+def test_worldcup_mistakes_fail_their_own_sub_checks(mistake: str, sandbox: Sandbox) -> None:
+    old, new, expected = WORLDCUP_MISTAKES[mistake]
+    assert _failed_checks("worldcup", _mutate("worldcup", old, new), sandbox) == expected
+
+
+def test_worldcup_merged_foreign_position_passes(sandbox: Sandbox) -> None:
+    merged = _mutate(
+        "worldcup",
+        "NR > 1 { n++; count[$5]++ }",
+        'NR > 1 { n++; p = $5; if (p == "Défenseur") p = "Defender"; count[p]++ }',
+    )
+    assert _failed_checks("worldcup", merged, sandbox) == []
 
 
 def test_weblog_wrong_scripts_fail(sandbox: Sandbox) -> None:
@@ -143,6 +211,15 @@ def test_weblog_wrong_scripts_fail(sandbox: Sandbox) -> None:
     all_hosts = _mutate("weblog", "NR > 1 && $1 ~ /^[0-9]+", "NR > 1 || $1 ~ /^[0-9]+")
     failures = _case_failures("weblog", all_hosts, "--top-ips", sandbox)
     assert any("does not belong" in f for f in failures), failures
+    # host names that start with an address or with digits are not IPv4 addresses
+    for pattern in ("/^[0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+/", "/^[0-9]/"):
+        loose = _mutate("weblog", "/^[0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+$/", pattern)
+        assert _failed_checks("weblog", loose, sandbox) == ["--top-ips"]
+    split_on_commas = _mutate("weblog", "--top-urls) awk -F'\\t'", "--top-urls) awk -F'[\\t,]'")
+    assert _failed_checks("weblog", split_on_commas, sandbox) == ["--top-urls"]
+    one_list = _mutate("weblog", "sort -k2,2n -k1,1nr | awk '++seen[$2] <= 10",
+                       "sort -k1,1nr | awk 'NR <= 10")
+    assert _failed_checks("weblog", one_list, sandbox) == ["--4xx 400", "--4xx 403", "--4xx 404"]
 
 
 def test_imgproc_wrong_scripts_fail(sandbox: Sandbox) -> None:
@@ -175,4 +252,5 @@ def test_a_hanging_script_times_out_once(sandbox: Sandbox, monkeypatch: pytest.M
     run = check_code(BASHLAB["worldcup"], "#!/bin/bash\nsleep 30\n", sandbox)
     assert run.outcome is CodeOutcome.TIMEOUT
     assert run.failures == ("--help: timed out after 0.5 s", "--help: 5 later case(s) not run")
+    assert len(run.checks) == 13 and run.partial == 0.0  # the cases not run failed too
     assert run.duration_s < 10  # nowhere near the script's 30 s: the first timeout ended it

@@ -55,19 +55,19 @@ def test_build_prompt() -> None:
 def test_generated_data_is_deterministic_and_pinned() -> None:
     # a change here means every stored bash lab result was computed on other data
     assert hashlib.sha256(datagen.worldcup_tsv().encode()).hexdigest() == (
-        "a5d5d336f5e0b2ed117411c481c3003d7ec5d4c3795e2c6c56d08805329e2e15"
+        "e6b3dbb1f65765e6b2322730cccb533df58dd2123d4767ee29e8343d1a124841"
     )
     assert hashlib.sha256(datagen.weblog_tsv().encode()).hexdigest() == (
-        "c6bf0b7b8d27cbce0c527695f35ca450d64d5f455dd3a30c2af849a77cd2e784"
+        "01ff1a6092e5ac098e27f87cbf5ba8091afaa3f3c9c5b840ebcd58dadcda9e5e"
     )
     players = datagen.worldcup_rows()
-    assert len(players) == 736 and len({p[8] for p in players}) == 736
-    assert {p[4] for p in players} == set(datagen.POSITIONS)
+    assert len(players) == 736 and 730 <= len({p[8].strip() for p in players}) < 736  # namesakes
+    assert {p[4] for p in players} == {*datagen.POSITIONS, "Défenseur"}
     log = datagen.weblog_rows()
     assert len(log) == 5000 and all(len(row) == len(datagen.WEBLOG_COLUMNS) for row in log)
 
 
 def test_datagen_writes_files(tmp_path) -> None:
     subprocess.run([sys.executable, "-m", "stackeval.coding.datagen", str(tmp_path)], check=True)
-    assert (tmp_path / datagen.WORLDCUP_FILE).read_text() == datagen.worldcup_tsv()
+    assert (tmp_path / datagen.WORLDCUP_FILE).read_text(encoding="utf-8") == datagen.worldcup_tsv()
     assert (tmp_path / datagen.WEBLOG_FILE).read_text().startswith("host\tlogname\ttime")
