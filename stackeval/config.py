@@ -99,6 +99,8 @@ OPTIONS: tuple[Option, ...] = (
            "solution length (0: all 164)", int),
     Option("coding_max_tokens", 768, "max output tokens per coding answer", int),
     Option("samples", 1, "completions drawn per coding task; pass@1 and pass@k are reported", int),
+    Option("client", "direct", "how coding tasks reach the model: direct (stackeval's own client) "
+           "or continue (the real Continue CLI, `cn -p`, from `npm ci`)"),
     Option("sandbox", "auto", "where model-written code runs: auto (Docker if it answers, else "
            "bubblewrap), docker or bwrap"),
     Option("compose_file", (), "compose profile: compose files, comma-separated, merged in order "
@@ -150,6 +152,7 @@ class Settings:
     humaneval_sample: int = 40
     coding_max_tokens: int = 768
     samples: int = 1
+    client: str = "direct"
     sandbox: str = "auto"
     unsafe_exec: bool = False
     compose_file: tuple[str, ...] = ()
@@ -163,6 +166,8 @@ class Settings:
             raise ConfigError(f"--stack={self.stack!r}: choose embedded, compose or external")
         if self.stack == "external" and not self.base_url:
             raise ConfigError("--stack=external needs --base-url (and usually --api-key)")
+        if self.client not in ("direct", "continue"):
+            raise ConfigError(f"--client={self.client!r}: choose direct or continue")
         if self.model_source not in ("pull", "import"):
             raise ConfigError(f"--model-source={self.model_source!r}: choose pull or import")
         for name in ("max_loaded_models", "repeats", "max_tokens", "samples",
