@@ -1,4 +1,5 @@
-"""Performance evals: cold start, single-stream latency, and a concurrency sweep, per model.
+"""Performance evals: cold start, single-stream latency, a concurrency sweep and (with
+``--rates``) an open-loop rate sweep that finds the knee, per model.
 
 Requests go to the inference server directly (llama.cpp keeps its ``timings`` there, so every
 request's client-measured decode rate is checked against the server's); one short-prompt case
@@ -16,6 +17,7 @@ import pytest
 
 from stackeval import attach
 from stackeval.errors import ClientError
+from stackeval.perf.openloop import RateLevel, knee_record, rate_sweep
 from stackeval.perf.scenario import ColdStart, Level, can_reload, cold_start, run_level
 from stackeval.plugin import models_for, runtime
 from stackeval.plugin_perf import perf_settings
@@ -110,6 +112,33 @@ def sweep_level(request: pytest.FixtureRequest, benchmark, model: str, concurren
     return _measure(request, benchmark, model, "sweep", "direct", concurrency)
 
 
+@pytest.fixture
+def rate_levels(request: pytest.FixtureRequest, model: str) -> list[RateLevel]:
+    """Open-loop arrivals at each ``--rates`` level up to the knee; every level is saved as it
+    ends. Opt-in: skipped without ``--rates``."""
+    rt, ps = runtime(request.config), perf_settings(request.config)
+    if not ps.rates:
+        pytest.skip("no --rates given: the open-loop rate sweep is opt-in (--rates 0.5,1,2,4)")
+    stack = request.getfixturevalue("stack")
+    attach.labels(model=model, suite="perf", scenario="rate")
+    sha = stack.served(model).sha256
+
+    def save(level: RateLevel) -> None:
+        for rec, extra in zip(level.records, level.extras(), strict=True):
+            rt.writer.write("perf", {"record": "request", **rec.to_dict(), **extra})
+        rt.writer.write("perf", {"record": "summary", "run_id": rt.settings.run_id, "sha256": sha,
+                                 "max_tokens": ps.perf_max_tokens, **level.summary()})
+
+    knee, levels = rate_sweep(stack, rt.client(), model, settings=ps, run_id=rt.settings.run_id,
+                              seed=rt.settings.seed, temperature=rt.settings.temperature,
+                              on_level=save)
+    row = knee_record(model, rt.settings.run_id, knee, ps, sha)
+    rt.writer.write("perf", row)
+    attach.as_json("open-loop knee", row)
+    attach.as_json("open-loop levels", [level.summary() for level in levels])
+    return levels
+
+
 def _check(level: Level) -> None:
     """Lengths must hold (else tokens/s lies); fidelity gaps are warned about, not failed."""
     s = level.stats
@@ -137,3 +166,11 @@ def test_single_stream(single_level: Level) -> None:
 def test_concurrency(sweep_level: Level) -> None:
     """TTFT/ITL/TPOT/E2E percentiles, throughput and goodput at one concurrency level."""
     _check(sweep_level)
+
+
+def test_rate_sweep(rate_levels: list[RateLevel]) -> None:
+    """Each offered rate got its requests with the fixed length; the knee is in perf.jsonl."""
+    for level in rate_levels:
+        short = [r.prompt_id for r in level.records if r.length_ok is False]
+        assert not short, (f"{level.run.rate_rps:g} req/s: {len(short)} requests came back "
+                           "shorter than the fixed length; tokens/s would be inflated")

@@ -85,6 +85,11 @@ OPTIONS: tuple[Option, ...] = (
            "such an answer is graded as it is but never passes", int),
     Option("no_loop_stop", False, "never stop a looping answer early (perf runs never do)",
            flag=True),
+    Option("judge_model", None, "optional LLM judge: a model name at --judge-url whose verdict "
+           "on each Q&A answer is recorded beside the deterministic grade (never replaces it)"),
+    Option("judge_url", None, "the judge's OpenAI-compatible base URL, e.g. "
+           "http://127.0.0.1:8080/v1 (default: the run's own gateway); its key, if any, is read "
+           "from STACKEVAL_JUDGE_API_KEY and never stored"),
     Option("resume", None, "continue an interrupted run (a run directory or 'latest'): answers "
            "already saved there are not asked again"),
     Option("request_timeout", 120.0, "seconds before one request is abandoned", float),
@@ -142,6 +147,8 @@ class Settings:
     loop_min_repeats: int = 3
     loop_min_bytes: int = 200
     no_loop_stop: bool = False
+    judge_model: str | None = None
+    judge_url: str | None = None
     resume: str | None = None
     request_timeout: float = 120.0
     retries: int = 2

@@ -23,7 +23,7 @@ from stackeval import attach, store
 from stackeval.errors import StackEvalError
 from stackeval.perf.monitor import RunMonitor, Window
 from stackeval.perf.settings import PERF_OPTIONS, PerfSettings
-from stackeval.perf.summary import cold_lines, format_rows, gateway_lines, perf_rows
+from stackeval.perf.summary import cold_lines, format_rows, gateway_lines, knee_lines, perf_rows
 from stackeval.perf.watch import stack_containers, stack_pids
 from stackeval.plugin import add_options, option_value, runtime
 
@@ -212,7 +212,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.section("stackeval: performance" if lines else "stackeval: telemetry")
     for line in lines:
         terminalreporter.write_line(line)
-    for line in cold_lines(records) + gateway_lines(records):
+    for line in knee_lines(records) + cold_lines(records) + gateway_lines(records):
         terminalreporter.write_line(line)
     if lines:
         s = pr.settings

@@ -15,6 +15,9 @@ A file looks like this (``?`` = optional)::
         en:
           prompt: If today is Friday, what day of the week is it 100 days from now?
 
+Questions may also come as ``.jsonl`` or ``.csv`` rows, one question in one language each
+(:mod:`stackeval.qa_rows` describes the columns), with categories of their own.
+
 Every problem is reported as a ConfigError naming the file and the line of the entry.
 """
 
@@ -28,6 +31,7 @@ from typing import Any
 
 import yaml
 
+from stackeval import qa_rows
 from stackeval.config import FIXTURES_DIR
 from stackeval.errors import ConfigError, GraderError
 from stackeval.graders import validate_spec
@@ -46,6 +50,7 @@ DEFAULT_DIR = FIXTURES_DIR / "qa"
 _ENTRY_KEYS = {"id", "expected", "grader", *LANGS}
 _LANG_KEYS = {"prompt", "grader", "reference", "wrong"}
 _ID = re.compile(r"[a-z0-9][a-z0-9_-]*")
+_SUFFIXES = (".yaml", ".yml", *qa_rows.SUFFIXES)
 
 
 @dataclass(frozen=True)
@@ -66,9 +71,9 @@ def load_examples(path_or_dir: str | Path = DEFAULT_DIR) -> list[QAExample]:
     """Like :func:`load_cases`, keeping each case's reference and wrong sample answers."""
     root = Path(path_or_dir)
     if root.is_dir():
-        files = sorted([*root.glob("*.yaml"), *root.glob("*.yml")])
+        files = sorted(p for p in root.iterdir() if p.is_file() and p.suffix in _SUFFIXES)
         if not files:
-            raise ConfigError(f"{root}: no .yaml files with questions")
+            raise ConfigError(f"{root}: no .yaml files with questions (nor .jsonl or .csv)")
     elif root.is_file():
         files = [root]
     else:
@@ -76,8 +81,26 @@ def load_examples(path_or_dir: str | Path = DEFAULT_DIR) -> list[QAExample]:
     seen: dict[str, str] = {}
     examples: list[QAExample] = []
     for path in files:
-        examples.extend(_load_file(path, seen))
+        if path.suffix in qa_rows.SUFFIXES:
+            examples.extend(qa_rows.load_rows(path, seen, QAExample))
+        else:
+            examples.extend(_load_file(path, seen))
     return examples
+
+
+def run_cases(qa_dir: str | Path | None = None, datasets: Iterable[str] = ()) -> list[QACase]:
+    """A run's questions: ``--qa-dir`` (fixtures/qa when neither it nor a dataset is given)
+    plus each ``--qa-dataset`` benchmark."""
+    datasets = tuple(datasets)
+    cases = load_cases(qa_dir or DEFAULT_DIR) if qa_dir or not datasets else []
+    if datasets:
+        from stackeval.datasets import load_datasets
+
+        cases += load_datasets(datasets)
+        seen = {c.test_id for c in cases}
+        if len(seen) != len(cases):
+            raise ConfigError("a --qa-dataset question id is also used by a --qa-dir question")
+    return cases
 
 
 def select_cases(
@@ -94,7 +117,9 @@ def select_cases(
         "category": None if categories is None else set(categories),
         "id": None if ids is None else set(ids),
     }
-    known = {"lang": set(LANGS), "category": set(CATEGORIES), "id": {c.id for c in cases}}
+    known = {"lang": {*LANGS, *(c.lang for c in cases)},
+             "category": {*CATEGORIES, *(c.category for c in cases)},
+             "id": {c.id for c in cases}}
     for field, values in wanted.items():
         if values is not None and (unknown := values - known[field]):
             raise ConfigError(

@@ -17,7 +17,7 @@ from stackeval.config import new_run_id
 from stackeval.errors import ConfigError
 from stackeval.judging import judge
 from stackeval.prompting import Asked
-from stackeval.qa import load_cases
+from stackeval.qa import run_cases
 from stackeval.records import Completion, Outcome
 
 # Outcomes without an answer to grade: copied as they are.
@@ -38,11 +38,18 @@ def stored_asked(rec: dict[str, Any]) -> Asked:
 
 def regrade_run(source: Path, reports_dir: Path,
                 qa_dir: Path | None = None) -> tuple[Path, Counter]:
-    """Write a new run with every stored Q&A answer graded again; returns it and change counts."""
+    """Write a new run with every stored Q&A answer graded again; returns it and change counts.
+
+    The questions are the ones the run asked (its ``--qa-dir`` and ``--qa-dataset``, from its
+    environment.json) unless ``qa_dir`` says otherwise; their graders are today's.
+    """
+    env_file = source / "environment.json"
+    ran = (json.loads(env_file.read_text()).get("settings") or {}) if env_file.exists() else {}
     records = list(store.read_records(source, "qa"))
     if not records:
         raise ConfigError(f"{source}: no Q&A records (qa*.jsonl) to re-grade")
-    cases = {(c.id, c.lang): c for c in (load_cases(qa_dir) if qa_dir else load_cases())}
+    cases = {(c.id, c.lang): c for c in run_cases(qa_dir or ran.get("qa_dir"),
+                                                   ran.get("qa_dataset") or ())}
     run_id = new_run_id()
     target = store.run_dir(reports_dir, run_id)
     writer = store.RecordWriter(target)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-_ORDER = {"cold": 0, "short": 1, "long": 2, "sweep": 3}
+_ORDER = {"cold": 0, "short": 1, "long": 2, "sweep": 3, "rate": 4}
 
 
 def _ms(x: float | None) -> str:
@@ -30,7 +30,8 @@ def perf_rows(records: Iterable[dict[str, Any]]) -> list[list[str]]:
     records = list(records)
     summaries = [r for r in records if r.get("record") == "summary"]
     summaries.sort(key=lambda s: (s["model"], _ORDER.get(s["scenario"], 9),
-                                  s.get("endpoint_kind") != "direct", s["concurrency"]))
+                                  s.get("endpoint_kind") != "direct", s["concurrency"],
+                                  s.get("rate_rps") or 0))
     header = ["model", "scenario", "c", "slots", "n", "TTFT p50/p90/p99 ms", "TPOT p50 ms",
               "ITL p50/p99 ms", "E2E p50 s", "stream tok/s", "agg tok/s", "req/s", "good %",
               "decode tok/s cli/srv", "diff %", "flag"]
@@ -39,7 +40,7 @@ def perf_rows(records: Iterable[dict[str, Any]]) -> list[list[str]]:
         ttft, itl = s["ttft_s"], s["itl_s"]
         srv = s["server_decode_tps"]["p50"]
         rows.append([
-            s["model"], _scenario(s), str(s["concurrency"]),
+            s["model"], _scenario(s), _load(s),
             "-" if s.get("slots") is None else str(s["slots"]),
             f"{s['completed']}/{s['requests']}",
             f"{_ms(ttft['p50'])}/{_ms(ttft['p90'])}/{_ms(ttft['p99'])}",
@@ -52,6 +53,31 @@ def perf_rows(records: Iterable[dict[str, Any]]) -> list[list[str]]:
             str(s["fidelity_flagged"]) if s["fidelity_flagged"] else "",
         ])
     return rows
+
+
+def _load(s: dict[str, Any]) -> str:
+    """Closed loop: the stream count; open loop: the offered rate and arrival process."""
+    if s.get("rate_rps") is None:
+        return str(s["concurrency"])
+    return f"{s['rate_rps']:g}/s {'poisson' if s.get('arrival') == 'poisson' else 'const'}"
+
+
+def knee_lines(records: Iterable[dict[str, Any]]) -> list[str]:
+    """One line per model's open-loop knee, with the goodput at it."""
+    records = list(records)
+    out = []
+    for k in (r for r in records if r.get("record") == "knee"):
+        at = next((s for s in records if s.get("record") == "summary"
+                   and s.get("model") == k["model"] and s.get("scenario") == "rate"
+                   and k.get("knee_rps") is not None and s.get("rate_rps") == k["knee_rps"]),
+                  None)
+        good = "" if at is None or at.get("goodput_rps") is None else (
+            f"; goodput there {at['goodput_rps']:.2f} req/s, "
+            f"{_num(at.get('aggregate_output_tps'))} output tok/s")
+        out.append(f"{k['model']}: open-loop knee {k['describe']} ({k['arrival']} arrivals, "
+                   f"SLO p{k['slo_percentile']:g} TTFT <= {k['slo_ttft_ms']:g} ms, TPOT <= "
+                   f"{k['slo_tpot_ms']:g} ms, {k['requests_per_rate']} requests per rate){good}")
+    return out
 
 
 def cold_lines(records: Iterable[dict[str, Any]]) -> list[str]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stackeval.report.comparison import Report
+from stackeval.report.resources import PANELS
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -71,9 +72,11 @@ def accuracy_by_category(report: Report, out: Path) -> Chart | None:
                 ax.text(x, 0.02, NOT_RUN if stats is None else "n/a", rotation=90, ha="center",
                         va="bottom", fontsize="x-small", color="grey")
                 continue
-            ax.bar(x, 100 * value, width, color=colors[model])
-            ax.text(x, 100 * value + 1, f"{100 * value:.0f}", ha="center", va="bottom",
-                    fontsize="x-small")
+            lo, hi = rate.interval or (value, value)
+            ax.bar(x, 100 * value, width, color=colors[model],
+                   yerr=[[100 * (value - lo)], [100 * (hi - value)]], capsize=2,
+                   error_kw={"elinewidth": 0.8, "ecolor": "#444444"})
+            ax.text(x, 1, f"{100 * value:.0f}", ha="center", va="bottom", fontsize="x-small")
     handles = [_patch(colors[m], m + ("" if m in report.qa else f" ({NOT_RUN})")) for m in models]
     ax.legend(handles=handles, fontsize="small", loc="upper right")
     ax.set_xticks(range(len(cats)), cats, rotation=15)
@@ -84,8 +87,9 @@ def accuracy_by_category(report: Report, out: Path) -> Chart | None:
     path = _save(fig, report, title, out / "accuracy_by_category.png")
     return Chart("accuracy_by_category", path, title,
                  f"Share of graded Q&A answers that passed, per category and overall (run "
-                 f"{report.run_id}). Harness errors are left out of the denominator; a model "
-                 "without Q&A records is marked \"not run\".")
+                 f"{report.run_id}), with Wilson 95% intervals as error bars. Harness errors "
+                 "are left out of the denominator; a model without Q&A records is marked "
+                 "\"not run\".")
 
 
 def _patch(color: Any, label: str) -> Any:
@@ -166,8 +170,7 @@ def resource_curves(report: Report, out: Path) -> Chart | None:
     """CPU, memory and GPU curves of every telemetry trace, one line per model."""
     if not report.resources:
         return None
-    panels = [p for p in ("CPU %", "Memory MiB", "GPU memory MiB", "GPU power W")
-              if any(p in r.series for r in report.resources)]
+    panels = [p for p in PANELS if any(p in r.series for r in report.resources)]
     if not panels:
         return None
     labels = list(dict.fromkeys(r.label for r in report.resources))
@@ -179,15 +182,17 @@ def resource_curves(report: Report, out: Path) -> Chart | None:
             if panel in r.series:
                 ts, vs = r.series[panel]
                 ax.plot(ts, vs, label=r.label, color=colors[r.label], linewidth=1)
-        ax.set_ylabel(panel)
+        ax.set_ylabel(panel.replace(" (", "\n("), fontsize="small")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize="x-small", loc="upper right")
     axes[-1].set_xlabel("seconds since the trace started")
     title = "Resource use while each model ran"
     path = _save(fig, report, title, out / "resource_curves.png")
     return Chart("resource_curves", path, title,
-                 f"Telemetry traces saved with run {report.run_id}; per-process readings where "
-                 "the sampler watched the model server, else machine-wide.")
+                 f"Telemetry traces saved with run {report.run_id}. Process CPU % is of one "
+                 "core (the model server's own where the sampler watched it; 200 = two cores "
+                 "busy) and system CPU % of the whole machine (100 = every core busy), so "
+                 "each has its own panel.")
 
 
 def coding_pass_rates(report: Report, out: Path) -> Chart | None:
@@ -255,8 +260,57 @@ def concurrency_sweep(report: Report, out: Path) -> Chart | None:
                  "throughput until the server's slots or cores saturate, at the cost of TTFT.")
 
 
+def rate_sweep(report: Report, out: Path) -> Chart | None:
+    """Open loop: goodput and TTFT p90 against the offered request rate, the knee marked."""
+    levels: dict[str, list[tuple[float, float | None, float | None, float | None]]] = {}
+    slo_ms: float | None = None
+    for s in report.perf_summaries:
+        if s.get("record") == "summary" and s.get("scenario") == "rate" and s.get("rate_rps"):
+            levels.setdefault(s["model"], []).append(
+                (float(s["rate_rps"]), s.get("request_throughput_rps"), s.get("goodput_rps"),
+                 (s.get("ttft_s") or {}).get("p90")))
+            slo_ms = (s.get("slo") or {}).get("ttft_ms", slo_ms)
+    if not levels:
+        return None
+    knees = {k["model"]: k.get("knee_rps") for k in report.perf_summaries
+             if k.get("record") == "knee"}
+    colors = _colors(list(report.models))
+    fig = _figure(10.0, 4.2)
+    ax_rps, ax_ttft = fig.subplots(1, 2)
+    nan = float("nan")
+    for model, pts in levels.items():
+        pts.sort()
+        rates = [r for r, *_ in pts]
+        color = colors.get(model)
+        ax_rps.plot(rates, [t if t is not None else nan for _, t, _, _ in pts], marker="o",
+                    color=color, label=f"{model} completed")
+        ax_rps.plot(rates, [g if g is not None else nan for _, _, g, _ in pts], marker="s",
+                    linestyle="--", color=color, label=f"{model} goodput")
+        ax_ttft.plot(rates, [t if t is not None else nan for *_, t in pts], marker="o",
+                     color=color, label=model)
+        if knees.get(model):
+            for ax in (ax_rps, ax_ttft):
+                ax.axvline(knees[model], color=color, linestyle=":", alpha=0.8)
+    top = max(r for pts in levels.values() for r, *_ in pts)
+    ax_rps.plot([0, top], [0, top], color="grey", linewidth=0.8, label="offered")
+    if slo_ms:
+        ax_ttft.axhline(slo_ms / 1000, color="grey", linestyle="--", label="TTFT SLO")
+    ax_rps.set_ylabel("requests/s")
+    ax_ttft.set_ylabel("TTFT p90 (s)")
+    for ax in (ax_rps, ax_ttft):
+        ax.set_xlabel("offered request rate (req/s)")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize="x-small")
+    title = "Open-loop load: goodput and TTFT against request rate"
+    path = _save(fig, report, title, out / "rate_sweep.png")
+    return Chart("rate_sweep", path, title,
+                 f"Open-loop rate sweep of run {report.run_id}: below the knee (dotted line) "
+                 "completed requests follow the offered rate and meet the SLOs; past it the "
+                 "queue grows, TTFT climbs and goodput falls away.")
+
+
 CHARTS = (accuracy_by_category, speed_vs_accuracy, latency_distribution, concurrency_sweep,
-          coding_pass_rates, resource_curves)
+          rate_sweep, coding_pass_rates, resource_curves)
 
 
 def render_charts(report: Report, out: Path) -> dict[str, Chart]:

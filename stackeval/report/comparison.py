@@ -20,6 +20,7 @@ from stackeval import store
 from stackeval.errors import ConfigError
 from stackeval.report.costs import Cost, Prices, api_equivalent, costs
 from stackeval.report.resources import Resources, read_resources
+from stackeval.report.significance import Paired
 from stackeval.report.stats import (
     SUITES,
     CodingStats,
@@ -27,6 +28,7 @@ from stackeval.report.stats import (
     SpeedStats,
     TokenUse,
     coding_stats,
+    paired_comparisons,
     passed,
     qa_stats,
     speed_and_tokens,
@@ -68,11 +70,13 @@ class Report:
     speed: tuple[SpeedStats, ...]
     tokens: tuple[TokenUse, ...]
     resources: tuple[Resources, ...]
-    perf_summaries: tuple[Mapping[str, Any], ...]  # perf.jsonl "summary" and "cold_start" lines
+    perf_summaries: tuple[Mapping[str, Any], ...]  # perf.jsonl summary, cold_start, knee lines
     prices: Prices | None
     costs: Mapping[str, Cost]
     api_equivalent: Mapping[str, Mapping[str, float]]  # model -> price label -> amount
     notes: tuple[str, ...] = field(default=())  # what could not be read, and why
+    # suite -> every pair of models compared on the items both answered
+    paired: Mapping[str, tuple[Paired, ...]] = field(default_factory=dict)
 
     def speed_of(self, model: str, suite: str = "all") -> SpeedStats | None:
         """The speed row of a model in a suite, if it has one."""
@@ -146,7 +150,9 @@ def build_report(run_dir: Path, prices: Prices | None = None) -> Report:
         qa=qa, coding=coding, speed=tuple(speed), tokens=tuple(tokens),
         resources=tuple(resources), prices=prices,
         perf_summaries=tuple(r for r in suite_records["perf"]
-                             if r.get("record") in ("summary", "cold_start")),
+                             if r.get("record") in ("summary", "cold_start", "knee")),
         costs=costs(models, tokens, speed, resources, correct, prices, profile) if prices else {},
         api_equivalent=api_equivalent(tokens, prices) if prices else {},
+        paired={s: paired_comparisons(s, suite_records[s], models)
+                for s in ("qa", "coding") if suite_records[s]},
         notes=tuple(notes))

@@ -58,15 +58,20 @@ def _table(t: Table) -> str:
 
 def render_html(report: Report, sections: list[Section], path: Path) -> Path:
     """Write the report as one HTML file at ``path`` (opens from disk, needs no server)."""
+    meta = ("模型对比实验报告 · run <code>" + escape(report.run_id) + "</code> · records in <code>"
+            + escape(str(report.run_dir)) + "</code> · generated " + escape(report.generated_at))
+    return write_html(title(report), meta, sections, path)
+
+
+def write_html(heading: str, meta_html: str, sections: list[Section], path: Path) -> Path:
+    """Write any sections as one self-contained HTML page (``meta_html`` is already escaped)."""
     parts = [
         "<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{escape(title(report))}</title>",
+        f"<title>{escape(heading)}</title>",
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<style>{CSS}</style></head><body>",
-        f"<h1>{escape(title(report))}</h1>",
-        '<p class="meta">模型对比实验报告 · run <code>' + escape(report.run_id)
-        + "</code> · records in <code>" + escape(str(report.run_dir)) + "</code> · generated "
-        + escape(report.generated_at) + "</p>",
+        f"<h1>{escape(heading)}</h1>",
+        f'<p class="meta">{meta_html}</p>',
     ]
     figure_no = 0
     for number, section in enumerate(sections, start=1):

@@ -24,9 +24,14 @@ def _table(t: Table) -> list[str]:
 
 def render_markdown(report: Report, sections: list[Section], path: Path) -> Path:
     """Write the report as Markdown at ``path``; figures link to their PNGs relative to it."""
-    lines = [f"# {title(report)}", "", "模型对比实验报告", "",
-             f"Run `{report.run_id}` · records in `{report.run_dir}` · generated "
-             f"{report.generated_at}", ""]
+    return write_markdown(title(report), "模型对比实验报告",
+                          f"Run `{report.run_id}` · records in `{report.run_dir}` · generated "
+                          f"{report.generated_at}", sections, path)
+
+
+def write_markdown(heading: str, zh: str, meta: str, sections: list[Section], path: Path) -> Path:
+    """Write any sections as a Markdown page under a title, a Chinese subtitle and a meta line."""
+    lines = [f"# {heading}", "", zh, "", meta, ""]
     figure_no = 0
     for number, section in enumerate(sections, start=1):
         lines += [f"## {number}. {section.title} · {section.zh}", ""]

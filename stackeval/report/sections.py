@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from stackeval import store
 from stackeval.report.blocks import (
     DASH,
     NOT_RUN,
@@ -25,6 +26,7 @@ from stackeval.report.blocks import (
 from stackeval.report.blocks import cells as _rows
 from stackeval.report.blocks import spread as _spread
 from stackeval.report.charts import Chart
+from stackeval.report.clients import clients_section
 from stackeval.report.comparison import Report
 from stackeval.report.findings import findings
 from stackeval.report.paired import paired_section
@@ -344,6 +346,7 @@ def build_sections(report: Report, charts: Mapping[str, Chart]) -> list[Section]
         setup_section(report),
         qa_section(report, charts),
         coding_section(report, charts),
+        *_clients(report),
         paired_section(report),
         speed_section(report, charts),
         tokens_section(report),
@@ -354,6 +357,12 @@ def build_sections(report: Report, charts: Mapping[str, Chart]) -> list[Section]
     if report.notes:
         sections.append(Section("Notes", "说明", (Bullets(report.notes),)))
     return sections
+
+
+def _clients(report: Report) -> list[Section]:
+    """Direct vs Continue CLI, only when some coding answer came through Continue."""
+    section = clients_section(store.read_records(report.run_dir, "coding"))
+    return [section] if section is not None else []
 
 
 def title(report: Report) -> str:

@@ -8,11 +8,12 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from stackeval.coding.passk import suite_pass_at_k, suite_pass_hat_k
+from stackeval.coding.passk import pass_at_k, suite_pass_at_k, suite_pass_hat_k
 from stackeval.perf.stats import percentile
+from stackeval.report.significance import Paired, bootstrap_ci, paired, wilson
 
 SUITES = ("qa", "coding", "perf")
 SUITE_TITLES = {"qa": "Q&A", "coding": "coding", "perf": "performance"}
@@ -34,6 +35,11 @@ class Rate:
     def value(self) -> float | None:
         """The fraction passed, or None for an empty count."""
         return self.passed / self.total if self.total else None
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        """The Wilson 95% interval of the fraction, or None for an empty count."""
+        return wilson(self.passed, self.total)
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,11 @@ class CodingStats:
     by_group: Mapping[str, Rate]
     outcomes: Mapping[str, int]
     findings: Mapping[str, int]
+    # 95% interval of each pass@k: Wilson over tasks with one sample each, else a bootstrap
+    # over tasks (samples of one task are not independent draws of the suite).
+    pass_at_ci: Mapping[int, tuple[float, float]] = field(default_factory=dict)
+    # partial credit on tasks with sub-checks (the bash lab), by task id
+    partial: Mapping[str, TaskPartial] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -204,6 +215,13 @@ def _findings(rec: Mapping[str, Any]) -> Counter[str]:
     return out
 
 
+def coding_group(rec: Mapping[str, Any]) -> str:
+    """The task group a coding record counts under (its suite, else its id's prefix)."""
+    task = _task_id(rec)
+    return str(rec.get("group") or rec.get("suite") or rec.get("kind") or (
+        task.split("/")[0] if "/" in task else rec.get("language") or "all"))
+
+
 def coding_stats(records: Iterable[Mapping[str, Any]]) -> dict[str, CodingStats]:
     """Per model: pass@k, pass^k, pass rate per task group, outcomes and quality findings."""
     by_model: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
@@ -219,9 +237,7 @@ def coding_stats(records: Iterable[Mapping[str, Any]]) -> dict[str, CodingStats]
             task = _task_id(r)
             # A task asked in two languages is two prompts: its samples are counted apart.
             per_task[f"{task}-{r['lang']}" if r.get("lang") else task].append(passed(r))
-            group = r.get("group") or r.get("suite") or r.get("kind") or (
-                task.split("/")[0] if "/" in task else r.get("language") or "all")
-            groups[str(group)].append(passed(r))
+            groups[coding_group(r)].append(passed(r))
         for r in recs:
             findings.update(_findings(r))
         out[model] = CodingStats(
@@ -230,11 +246,50 @@ def coding_stats(records: Iterable[Mapping[str, Any]]) -> dict[str, CodingStats]
                      if (v := suite_pass_at_k(per_task, k)) is not None},
             pass_all={k: v for k in PASS_AT_K[1:]
                       if (v := suite_pass_hat_k(per_task, k)) is not None},
+            pass_at_ci=_pass_at_ci(per_task),
+            partial=task_partials(recs),
             by_group={g: Rate(sum(v), len(v)) for g, v in sorted(groups.items())},
             outcomes=dict(Counter(str(r.get("outcome") or ("pass" if passed(r) else "fail"))
                                   for r in recs)),
             findings=dict(findings.most_common()))
     return out
+
+
+def _pass_at_ci(per_task: Mapping[str, list[bool]]) -> dict[int, tuple[float, float]]:
+    out = {}
+    for k in PASS_AT_K:
+        if not per_task or any(len(s) < k for s in per_task.values()):
+            continue
+        if k == 1 and all(len(s) == 1 for s in per_task.values()):
+            ci = wilson(sum(s[0] for s in per_task.values()), len(per_task))
+        else:
+            ci = bootstrap_ci([pass_at_k(len(s), sum(s), k) for s in per_task.values()])
+        if ci is not None:
+            out[k] = ci
+    return out
+
+
+def item_scores(suite: str, records: Iterable[Mapping[str, Any]]
+                ) -> dict[str, dict[str, list[float]]]:
+    """Per model, per item (question or task, in one language): the 0/1 score of each graded
+    attempt or sample. Harness errors are left out, as they are of accuracy."""
+    out: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in records:
+        if r.get("outcome") in UNGRADED or not isinstance(r.get("model"), str):
+            continue
+        item = _task_id(r) if suite == "coding" else str(r.get("case_id") or "?")
+        key = f"{item}-{r['lang']}" if r.get("lang") else item
+        out[r["model"]][key].append(1.0 if passed(r) else 0.0)
+    return {m: dict(items) for m, items in out.items()}
+
+
+def paired_comparisons(suite: str, records: Iterable[Mapping[str, Any]],
+                       models: Iterable[str] | None = None) -> tuple[Paired, ...]:
+    """Every pair of models compared on the items both answered (in ``models`` order)."""
+    scores = item_scores(suite, records)
+    order = [m for m in (models or scores) if m in scores]
+    return tuple(paired(a, b, scores[a], scores[b])
+                 for i, a in enumerate(order) for b in order[i + 1:])
 
 
 def speed_and_tokens(suite_records: Mapping[str, list[dict[str, Any]]]
@@ -264,3 +319,36 @@ def speed_and_tokens(suite_records: Mapping[str, list[dict[str, Any]]]
             output_tokens=int(sum(_num(m.get("output_tokens")) or 0 for m in counted)),
             counted=len(counted)))
     return speed, tokens
+
+
+@dataclass(frozen=True)
+class TaskPartial:
+    """Partial credit on one task with sub-checks (--help, each option, each figure)."""
+
+    samples: int
+    mean: float  # the mean share of sub-checks passed per sample
+    checks: Mapping[str, Rate]  # samples that passed each sub-check
+
+
+def task_partials(records: Iterable[Mapping[str, Any]]) -> dict[str, TaskPartial]:
+    """Per task whose records name several sub-checks (``run.checks``): the mean share passed
+    and each sub-check's count. A sample without a sub-check (no code, stopped before) failed it.
+    """
+    per_task: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for r in records:
+        if r.get("outcome") not in UNGRADED:
+            run = r.get("run")
+            checks = run.get("checks") if isinstance(run, Mapping) else None
+            per_task[_task_id(r)].append(checks if isinstance(checks, Mapping) else {})
+    out = {}
+    for task, samples in sorted(per_task.items()):
+        names = list(dict.fromkeys(name for checks in samples for name in checks))
+        if len(names) < 2:
+            continue
+        passed_checks = Counter(n for checks in samples for n in names if checks.get(n) is True)
+        out[task] = TaskPartial(
+            samples=len(samples),
+            mean=math.fsum(sum(c.get(n) is True for n in names) / len(names) for c in samples)
+            / len(samples),
+            checks={n: Rate(passed_checks[n], len(samples)) for n in names})
+    return out
