@@ -11,6 +11,9 @@ import pytest
 
 from stackeval import attach
 from stackeval.coding import CodingOutcome, CodingTask, build_prompt, evaluate_answer, load_all
+from stackeval.coding.continue_cli import ContinueAsker
+from stackeval.coding.mbpp import load_all as load_coding_datasets
+from stackeval.coding.mbpp import suites_with
 from stackeval.coding.sample import stratified_sample
 from stackeval.errors import ClientError
 from stackeval.plugin import models_for, runtime
@@ -25,7 +28,7 @@ pytestmark = pytest.mark.coding
 def coding_cases(settings) -> list[tuple[CodingTask, str]]:
     """(task, language) pairs: the bash lab in Chinese and English, the rest in English."""
     cases = []
-    for suite in settings.coding_suites:
+    for suite in suites_with(settings.coding_suites, settings.coding_dataset):
         # --coding-limit takes the first N HumanEval problems, else --humaneval-sample draws a
         # stratified sample; the lab and Python suites are small and always whole.
         limit = (settings.coding_limit or None) if suite == "humaneval" else None
@@ -35,6 +38,7 @@ def coding_cases(settings) -> list[tuple[CodingTask, str]]:
         for task in tasks:
             langs = ("zh", "en") if task.prompt_zh else ("en",)
             cases += [(task, lang) for lang in langs]
+    cases += [(task, "en") for task in load_coding_datasets(settings.coding_dataset)]  # MBPP
     return cases
 
 
@@ -63,7 +67,8 @@ def draw_samples(asker, sandbox, writer, saved, settings, model: str, task: Codi
             results.append((None, None, rec))
             continue
         base = {"run_id": settings.run_id, "model": model, "task_id": task.id,
-                "suite": task.suite, "lang": lang, "sample": i, "served": served}
+                "suite": task.suite, "lang": lang, "sample": i, "served": served,
+                "client": settings.client}
         try:
             asked = asker.ask(model, user, task="coding", lang=lang, system=system, repeat=i,
                               max_tokens=settings.coding_max_tokens)
@@ -75,6 +80,8 @@ def draw_samples(asker, sandbox, writer, saved, settings, model: str, task: Codi
         record = base | outcome.to_dict() | {
             "prompt_format": asked.prompt_format, "metrics": asked.completion.metrics(),
             "request": asked.request}
+        if hasattr(asked, "client_record"):  # Continue: its own requests as the tap saw them
+            record |= asked.client_record()
         if asked.completion.stop_reason:  # graded as it is, but a loop never passes
             record |= {"outcome": "repetition_loop", "passed": False,
                        "explanation": f"{asked.completion.stop_reason}; {outcome.explanation}"}
@@ -90,9 +97,10 @@ def _output_tokens(samples: list[Sample]) -> int:
 @pytest.fixture
 def samples(request, answers, asker, sandbox, record_writer, stackeval_settings):
     """This task's samples, drawn concurrently with the model's other tasks."""
+    via = ContinueAsker(asker) if stackeval_settings.client == "continue" else asker
     return answers.result_for(
         request.node,
-        lambda p: draw_samples(asker, sandbox, record_writer, answers.saved, stackeval_settings,
+        lambda p: draw_samples(via, sandbox, record_writer, answers.saved, stackeval_settings,
                                p["model"], p["task"], p["lang"]),
         _output_tokens)
 
