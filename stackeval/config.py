@@ -98,6 +98,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("keep_stack", False, "leave the stack running after the session", flag=True),
     Option("coding_suites", ("humaneval", "bashlab", "python"), "coding task suites to run "
            "(comma-separated: humaneval, bashlab, python)", _csv),
+    Option("coding_dataset", (), "coding benchmarks read from disk, comma-separated NAME:PATH"
+           "[?limit=N&split=S&shots=N&challenge=1], NAME: mbpp (mbpp.jsonl or "
+           "sanitized-mbpp.json); given alone, it replaces the default --coding-suites", _csv),
     Option("coding_limit", 0, "run only the first N HumanEval problems (0: see "
            "--humaneval-sample)", int),
     Option("humaneval_sample", 40, "HumanEval problems in a fixed, seeded sample stratified by "
@@ -155,6 +158,7 @@ class Settings:
     start_timeout: float = 180.0
     keep_stack: bool = False
     coding_suites: tuple[str, ...] = ("humaneval", "bashlab", "python")
+    coding_dataset: tuple[str, ...] = ()
     coding_limit: int = 0
     humaneval_sample: int = 40
     coding_max_tokens: int = 768
