@@ -6,8 +6,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 
 from stackeval.coding.continue_cli import (
@@ -18,7 +21,7 @@ from stackeval.coding.continue_cli import (
     _check_tools,
     validate_configs,
 )
-from stackeval.coding.continue_tap import Exchange
+from stackeval.coding.continue_tap import ContinueTap, Exchange
 from stackeval.config import Settings
 from stackeval.continue_config import continue_config, write_config
 from stackeval.errors import SandboxError
@@ -138,3 +141,40 @@ def test_cn_answers_a_lab_task_through_the_embedded_stack(pytester, tmp_path, co
     assert rec["continue"]["first_prompt_tokens"] == calls[0]["prompt_tokens"]
     assert not Path(rec["request"]["argv"][2]).exists()  # the config with the key is gone
     assert "--exclude" in rec["request"]["argv"] and "Bash" in rec["request"]["argv"]
+
+
+def test_tap_forwards_unchanged_but_asks_for_usage_and_records_no_header():
+    """The tap in front of a replayed LiteLLM stream (tests/transcripts)."""
+    transcript = (Path(__file__).parent / "transcripts" / "litellm_chat_stream.sse").read_bytes()
+    seen: dict = {}
+
+    class Upstream(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            seen["body"] = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen["auth"], seen["path"] = self.headers.get("Authorization"), self.path
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            self.wfile.write(transcript)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    sent = {"model": "smollm2:135m", "stream": True, "messages": [{"role": "user", "content": "?"}],
+            "tools": [{"type": "function", "function": {"name": "Read"}}]}
+    try:
+        with ContinueTap(f"http://127.0.0.1:{server.server_address[1]}/v1", 10) as tap:
+            got = httpx.post(tap.base_url + "/chat/completions", json=sent,
+                             headers={"Authorization": "Bearer sk-secret"}, timeout=10)
+            (ex,) = tap.exchanges
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert got.status_code == 200 and got.content.strip() == transcript.strip()
+    assert seen["path"] == "/v1/chat/completions" and seen["auth"] == "Bearer sk-secret"
+    assert seen["body"] == {**sent, "stream_options": {"include_usage": True}}
+    assert ex.tools == ("Read",) and "sk-secret" not in repr(ex)
+    assert ex.completion.prompt_tokens == 37 and ex.completion.output_tokens == 24
+    assert ex.completion.text.startswith("The capital of Germany")
