@@ -62,7 +62,8 @@ def draw_samples(asker, sandbox, writer, saved, settings, model: str, task: Codi
     system, user = (m["content"] for m in build_prompt(task, lang))
     results: list[Sample] = []
     for i in range(settings.samples):
-        rec = saved.get("coding", model, task.id, lang, i, sha256=served.get("sha256"))
+        rec = saved.get("coding", model, task.id, lang, i, settings.client,
+                        sha256=served.get("sha256"))
         if rec is not None:
             results.append((None, None, rec))
             continue

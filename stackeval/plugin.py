@@ -100,6 +100,9 @@ class Runtime:
 
         xdist workers ask one at a time: each worker runs only some of the collected tests.
         """
+        per_endpoint = getattr(self._stack, "concurrency", None)  # --endpoint ...?concurrency=N
+        if per_endpoint is not None and per_endpoint(model):
+            return per_endpoint(model)
         if self.settings.ask_concurrency:
             return self.settings.ask_concurrency
         if self.worker:
@@ -409,10 +412,13 @@ class Answers:
         """``work(params)`` for this test, computed in the model's pool."""
         model = _model_of(item)
         params = item.callspec.params  # type: ignore[attr-defined]
-        if model is None or self.rt.concurrency(model) <= 1:
+        if model is None or self.rt.worker:  # an xdist worker runs only some of its items
             return work(params)
         if item.nodeid not in self.rt.pool:
             self.asker.prepare(model)  # load in this thread: loading is not concurrent
+            self.rt.writer.write_meta(f"asks-{model.replace('/', '-')}", {
+                "model": model, "concurrency": self.rt.concurrency(model),
+                "serving": self.asker.stack.served(model).serving})
             if self._order is None:
                 self._order = {it.nodeid: i for i, it in enumerate(self.session.items)}
             later = self.session.items[self._order.get(item.nodeid, 0):]

@@ -37,11 +37,12 @@ class SavedAnswers:
         if directory is None:
             return
         for suite, fields in (("qa", ("case_id", "lang", "repeat")),
-                              ("coding", ("task_id", "lang", "sample"))):
+                              ("coding", ("task_id", "lang", "sample", "client"))):
             for rec in store.read_records(directory, suite):
                 if rec.get("outcome") in RETRIED:
                     continue
-                key = (suite, rec.get("model"), *(rec.get(f) for f in fields))
+                defaults = {"client": "direct"}  # records from before --client existed
+                key = (suite, rec.get("model"), *(rec.get(f, defaults.get(f)) for f in fields))
                 self._index[key] = rec
 
     def __len__(self) -> int:

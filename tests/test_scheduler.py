@@ -67,3 +67,16 @@ def test_models_have_separate_bounds_and_close_drops_pending_work():
     assert pool.progress["a"].submitted == 3
     pool.submit("a", ("a", 9), lambda: "late")  # closed: ignored
     assert ("a", 9) not in pool
+
+
+def test_progress_line_says_model_count_rate_and_time_left(monkeypatch):
+    import stackeval.scheduler as sched
+
+    now = [1000.0]
+    monkeypatch.setattr(sched.time, "monotonic", lambda: now[0])
+    progress = sched.ModelProgress(submitted=100, started=now[0])
+    assert "starting" in progress.line("m")
+    now[0] += 60
+    progress.done, progress.output_tokens = 25, 3000
+    line = progress.line("qwen")
+    assert line.startswith("qwen: 25/100 answered, 50.0 output tok/s, 1m00s so far, ~3m00s left")
