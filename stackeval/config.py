@@ -51,6 +51,9 @@ OPTIONS: tuple[Option, ...] = (
            "files (default: the catalog's default chat models)", _csv),
     Option("base_url", None, "external profile: OpenAI-compatible base URL, e.g. "
            "http://127.0.0.1:3000/v1 (One-API) or http://127.0.0.1:11434/v1 (Ollama)"),
+    Option("endpoint", (), "external profile, several endpoints: NAME=URL[?concurrency=N], "
+           "comma-separated; --models entries NAME/model; each key from "
+           "STACKEVAL_ENDPOINT_<NAME>_KEY (never logged)", _csv),
     Option("api_key", None, "API key for --base-url (external) or the gateway's key (embedded; "
            "default: a random key per run); never logged"),
     Option("cache_dir", None, "where pulled model files live (default $STACKEVAL_CACHE or "
@@ -131,6 +134,7 @@ class Settings:
     stack: str = "embedded"
     models: tuple[str, ...] = ()
     base_url: str | None = None
+    endpoint: tuple[str, ...] = ()
     api_key: str | None = field(default=None, repr=False)
     cache_dir: Path | None = None
     reports_dir: Path = Path("reports")
@@ -175,8 +179,12 @@ class Settings:
     def __post_init__(self) -> None:
         if self.stack not in ("embedded", "compose", "external"):
             raise ConfigError(f"--stack={self.stack!r}: choose embedded, compose or external")
-        if self.stack == "external" and not self.base_url:
-            raise ConfigError("--stack=external needs --base-url (and usually --api-key)")
+        if self.stack == "external" and not self.base_url and not self.endpoint:
+            raise ConfigError("--stack=external needs --base-url (and usually --api-key) or "
+                              "--endpoint NAME=URL")
+        if self.endpoint and (self.stack != "external" or self.base_url):
+            raise ConfigError("--endpoint needs --stack=external and replaces --base-url "
+                              "(give one or the other)")
         if self.client not in ("direct", "continue"):
             raise ConfigError(f"--client={self.client!r}: choose direct or continue")
         if self.model_source not in ("pull", "import"):

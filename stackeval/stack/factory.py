@@ -53,6 +53,10 @@ def create_stack(settings: Settings, *, progress: bool = True, eager: bool = Fal
     if settings.stack == "external":
         if not settings.models:
             raise ConfigError("--stack=external needs --models: the names your endpoint serves")
+        if settings.endpoint:  # several endpoints, each with its own key and concurrency
+            from stackeval.stack.endpoints import MultiEndpointStack
+
+            return MultiEndpointStack(settings, list(settings.models))
         return ExternalStack(settings, list(settings.models))
     if settings.stack == "compose":
         return ComposeStack(settings, selected_models(settings), progress=progress, eager=eager,
