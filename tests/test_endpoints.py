@@ -4,14 +4,11 @@ format, each with its own key; every request must reach its model's server with 
 from __future__ import annotations
 
 import json
-import re
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from fake_openai import FakeServer, serving
 
 from stackeval.client import StreamingClient
 from stackeval.config import Settings
@@ -24,78 +21,11 @@ EVALS = Path(__file__).resolve().parent.parent / "evals" / "test_qa.py"
 KEY_A, KEY_B = "sk-endpoint-a-7d1e9c", "sk-endpoint-b-52ab04"
 
 
-@dataclass
-class FakeServer:
-    """An OpenAI-compatible server: lists ``models``, wants ``key``, answers ``reply``."""
-
-    key: str
-    models: tuple[str, ...]
-    reply: str
-    seen: list[tuple[str, str, str | None]] = field(default_factory=list)  # path, key, model
-    url: str = ""
-
-    def handler(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:  # quiet test output
-                pass
-
-            def _send(self, status: int, body: bytes, kind: str) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def _authorized(self, model: str | None) -> bool:
-                key = self.headers.get("Authorization", "").removeprefix("Bearer ")
-                server.seen.append((self.path, key, model))
-                if key != server.key:
-                    self._send(401, b'{"error": {"message": "invalid api key"}}',
-                               "application/json")
-                    return False
-                return True
-
-            def do_GET(self) -> None:  # noqa: N802 - the http.server hook
-                if self._authorized(None):
-                    body = {"object": "list", "data": [{"id": m} for m in server.models]}
-                    self._send(200, json.dumps(body).encode(), "application/json")
-
-            def do_POST(self) -> None:  # noqa: N802 - the http.server hook
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                if not self._authorized(body.get("model")):
-                    return
-                if body["model"] not in server.models:
-                    self._send(404, b'{"error": {"message": "no such model"}}',
-                               "application/json")
-                    return
-                chunks = [{"choices": [{"index": 0, "delta": {"role": "assistant"}}]},
-                          *({"choices": [{"index": 0, "delta": {"content": word}}]}
-                            for word in re.findall(r"\S+\s*", server.reply)),
-                          {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
-                          {"choices": [], "usage": {"prompt_tokens": 9, "completion_tokens":
-                                                    len(server.reply.split(" "))}}]
-                data = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
-                self._send(200, data.encode(), "text/event-stream")
-
-        return Handler
-
-
 @pytest.fixture
-def servers() -> Iterator[tuple[FakeServer, FakeServer]]:
-    fakes = (FakeServer(KEY_A, ("m1",), "Paris is the capital"),
-             FakeServer(KEY_B, ("m1", "m2"), "Berlin is the capital"))
-    running = []
-    for fake in fakes:
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), fake.handler())
-        fake.url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        running.append(httpd)
-    yield fakes
-    for httpd in running:
-        httpd.shutdown()
-        httpd.server_close()
+def servers() -> Iterator[tuple[FakeServer, ...]]:
+    with serving(FakeServer(KEY_A, ("m1",), lambda _: "Paris is the capital"),
+                 FakeServer(KEY_B, ("m1", "m2"), lambda _: "Berlin is the capital")) as fakes:
+        yield fakes
 
 
 @pytest.fixture
@@ -119,7 +49,7 @@ def test_each_model_goes_to_its_endpoint_with_its_key(servers, keys) -> None:
     with StreamingClient(timeout_s=10, retries=0) as client:
         for model in stack.models():
             done = client.chat(stack.endpoint(model), [{"role": "user", "content": "Capital?"}])
-            assert done.text == (a if model.startswith("a/") else b).reply
+            assert done.text == (a if model.startswith("a/") else b).reply({})
     assert a.seen[1:] == [("/v1/chat/completions", KEY_A, "m1")]
     assert b.seen[1:] == [("/v1/chat/completions", KEY_B, "m1")]
     assert (stack.concurrency("a/m1"), stack.concurrency("gpu-b/m1")) == (3, 0)

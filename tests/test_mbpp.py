@@ -14,6 +14,8 @@ from stackeval.coding.mbpp import load, load_all, load_template, parse_spec, sui
 from stackeval.errors import ConfigError, SandboxError
 from stackeval.sandbox import BwrapSandbox, Sandbox
 
+pytest_plugins = ["pytester"]
+
 # the layout of mbpp.jsonl (google-research/mbpp), CRLF line ends and all
 ROWS = [
     {"task_id": 2, "text": "Write a function to find the shared elements from the given two "
@@ -173,3 +175,34 @@ def test_datasets_alone_replace_the_default_suites() -> None:
     assert suites_with(default, ("mbpp:/x",)) == ()
     assert suites_with(("bashlab",), ("mbpp:/x",)) == ("bashlab",)
     assert suites_with(default, ()) == default
+
+
+def test_coding_eval_runs_mbpp_end_to_end(jsonl: Path, sandbox: Sandbox, pytester) -> None:
+    """``--coding-dataset`` through evals/test_coding.py against a real local HTTP server whose
+    answer is right for one problem and wrong for the other; the sandbox decides which."""
+    from fake_openai import FakeServer, serving
+
+    def reply(body: dict) -> str:
+        if "remove first and last occurrence" in body["messages"][-1]["content"]:
+            return ("```python\ndef remove_Occ(s, ch):\n    s = s.replace(ch, '', 1)\n"
+                    "    k = s.rfind(ch)\n    return s if k < 0 else s[:k] + s[k + 1:]\n```")
+        return "```python\ndef hyp(a, b):\n    return a + b\n```"
+
+    data = pytester.mkdir("data") / "mbpp.jsonl"  # beside conftest.py: pytest looks there
+    data.write_text(jsonl.read_text(), encoding="utf-8")
+    pytester.makeconftest('pytest_plugins = ["stackeval.plugin"]')
+    pytester.makepyfile(test_coding=(Path(__file__).parents[1] / "evals" / "test_coding.py")
+                        .read_text())
+    with serving(FakeServer(None, ("coder",), reply)) as (fake,):
+        result = pytester.runpytest_subprocess(
+            "--stack", "external", "--base-url", fake.url, "--models", "coder",
+            "--coding-dataset", f"mbpp:{data}", "--sandbox", sandbox.name,
+            "--reports-dir", str(pytester.path / "reports"), "-p", "no:randomly")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()[-3000:]
+    assert not {"error", "errors"} & set(result.parseoutcomes()), result.stdout.str()[-3000:]
+    records = {r["task_id"]: r for f in pytester.path.glob("reports/runs/*/coding.jsonl")
+               for r in map(json.loads, f.read_text().splitlines())}
+    assert set(records) == {"mbpp/11", "mbpp/12"}  # only the dataset: no default suites
+    assert records["mbpp/11"]["outcome"] == "pass" and records["mbpp/11"]["suite"] == "mbpp"
+    assert records["mbpp/12"]["outcome"] == "wrong_answer"
+    assert "assert math.isclose(hyp(3, 4), 5.0)" in records["mbpp/12"]["explanation"]
