@@ -31,7 +31,8 @@ def _add_settings(parser: argparse.ArgumentParser) -> None:
         if opt.flag:
             parser.add_argument(opt.cli, action="store_true", default=None, help=opt.help)
         else:
-            parser.add_argument(opt.cli, default=None, help=f"{opt.help} (env {opt.env})")
+            parser.add_argument(opt.cli, default=None, help=f"{opt.help} (env {opt.env})",
+                                action="append" if opt.many else "store")
 
 
 def cmd_models(args: argparse.Namespace) -> int:

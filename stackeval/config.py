@@ -28,6 +28,7 @@ class Option:
     help: str
     type: Callable[[str], Any] = str
     flag: bool = False  # a store_true switch
+    many: bool = False  # may be given several times; the values are joined with ","
 
     @property
     def cli(self) -> str:
@@ -52,8 +53,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("base_url", None, "external profile: OpenAI-compatible base URL, e.g. "
            "http://127.0.0.1:3000/v1 (One-API) or http://127.0.0.1:11434/v1 (Ollama)"),
     Option("endpoint", (), "external profile, several endpoints: NAME=URL[?concurrency=N], "
-           "comma-separated; --models entries NAME/model; each key from "
-           "STACKEVAL_ENDPOINT_<NAME>_KEY (never logged)", _csv),
+           "comma-separated or repeated; --models entries NAME/model; each key from "
+           "STACKEVAL_ENDPOINT_<NAME>_KEY (never logged)", _csv, many=True),
     Option("api_key", None, "API key for --base-url (external) or the gateway's key (embedded; "
            "default: a random key per run); never logged"),
     Option("cache_dir", None, "where pulled model files live (default $STACKEVAL_CACHE or "
@@ -215,6 +216,8 @@ def resolve_values(options: tuple[Option, ...], get: Callable[[Option], Any]) ->
     values: dict[str, Any] = {}
     for opt in options:
         value = get(opt)
+        if isinstance(value, list):  # a ``many`` option given several times
+            value = ",".join(value)
         if value in (None, "", ()) and opt.env in os.environ:
             value = os.environ[opt.env]
         if value in (None, "", ()):

@@ -62,7 +62,8 @@ def add_options(parser: pytest.Parser, options: tuple[Option, ...]) -> None:
             group.addoption(opt.cli, action="store_true", default=None, help=help_)
             parser.addini(f"stackeval_{opt.name}", help_, type="bool", default=None)
         else:
-            group.addoption(opt.cli, default=None, help=help_, metavar=opt.name.upper())
+            group.addoption(opt.cli, default=None, help=help_, metavar=opt.name.upper(),
+                            action="append" if opt.many else "store")
             parser.addini(f"stackeval_{opt.name}", help_, default=None)
 
 

@@ -106,6 +106,19 @@ def test_settings_and_the_environment() -> None:
         Settings(endpoint=("a=http://h/v1",))
 
 
+def test_endpoint_is_repeatable_or_comma_separated() -> None:
+    import argparse
+
+    from stackeval.cli import _add_settings, _settings
+
+    parser = argparse.ArgumentParser()
+    _add_settings(parser)
+    args = ["--stack", "external", "--models", "a/m,b/m", "--endpoint", "a=http://h/v1"]
+    repeated = _settings(parser.parse_args([*args, "--endpoint", "b=http://g/v1"]))
+    joined = _settings(parser.parse_args([*args[:-1], "a=http://h/v1,b=http://g/v1"]))
+    assert repeated.endpoint == joined.endpoint == ("a=http://h/v1", "b=http://g/v1")
+
+
 def test_qa_eval_records_and_report_name_each_endpoint(servers, keys, pytester) -> None:
     a, b = servers
     # paths inside pytester's folder: pytest looks for conftest.py near the paths it is given
@@ -116,7 +129,8 @@ def test_qa_eval_records_and_report_name_each_endpoint(servers, keys, pytester) 
     pytester.makepyfile(test_qa=EVALS.read_text())
     reports = pytester.path / "reports"
     result = pytester.runpytest_subprocess(
-        "--stack", "external", "--endpoint", f"a={a.url}?concurrency=2,gpu-b={b.url}",
+        "--stack", "external", "--endpoint", f"a={a.url}?concurrency=2", "--endpoint",
+        f"gpu-b={b.url}",  # repeated; comma-separated works too
         "--models", "a/m1,gpu-b/m1", "--qa-dir", str(qa), "--reports-dir", str(reports), "-p",
         "no:randomly")
     # a answers Paris (pass), b answers Berlin (wrong): a graded failure, never a harness error
