@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stackeval.coding.extract import extract_code, humaneval_program, strip_reasoning
+from stackeval.coding.extract import extract, extract_code, humaneval_program, strip_reasoning
 
 FULL = "def add(a, b):\n    return a + b"
 
@@ -61,3 +61,59 @@ def test_humaneval_program_runs(code: str) -> None:
     exec(humaneval_program(STUB, code, "add"), namespace)
     assert namespace["add"](2, 3) == 5
     assert "List" in namespace  # the prompt's imports stay available
+
+
+HELPER_LATER = """I split it in two parts.
+```python
+def count_primes(n):
+    return sum(1 for k in range(n) if is_prime(k))
+```
+The helper:
+```python
+import math
+
+def is_prime(k):
+    if k < 2:
+        return False
+    return all(k % d for d in range(2, math.isqrt(k) + 1))
+
+print(count_primes(10))  # 4
+```
+"""
+
+
+def test_helpers_from_other_blocks_are_kept() -> None:
+    found = extract(HELPER_LATER, "python", entry_point="count_primes")
+    namespace: dict = {}
+    exec(found.code, namespace)
+    assert namespace["count_primes"](10) == 4
+    assert "print(" not in found.code  # usage examples are dropped
+    assert found.how == "count_primes and what it needs from 2 of 2 python blocks"
+
+
+def test_sanitize_drops_unused_code_and_test_imports() -> None:
+    answer = (
+        "```python\nimport re\n\ndef add(a, b):\n    return a + b\n\n"
+        "def unused():\n    return 1\n\nassert add(1, 2) == 3\n"
+        "if __name__ == '__main__':\n    print(add(1, 2))\n```\n"
+        "```python\nimport pytest\n\ndef test_add():\n    assert add(2, 2) == 4\n```\n"
+    )
+    code = extract_code(answer, "python", entry_point="add")
+    assert code == "import re\n\ndef add(a, b):\n    return a + b"
+
+
+def test_a_function_with_return_beats_an_earlier_stub() -> None:
+    answer = (
+        "```python\ndef add(a, b):\n    pass\n\ndef log(x):\n    print(x)\n```\n"
+        "```python\ndef add(a, b):\n    log(a)\n    return a + b\n```\n"
+    )
+    code = extract_code(answer, "python", entry_point="add")
+    assert "return a + b" in code and "def log" in code and "pass" not in code
+
+
+def test_extraction_notes_how_the_code_was_found() -> None:
+    assert extract(f"```python\n{FULL}\n```", "python", "add").how == "1 python block"
+    assert extract("no code here", "python", "add").how == "no code"
+    assert extract(f"Sure!\n{FULL}\n", "python", "add").how == "bare code (no fenced block)"
+    two = "```bash\necho a\n```\n```bash\necho bb\n```"
+    assert extract(two, "bash").how == "the longest of 2 bash blocks"

@@ -30,23 +30,24 @@ from stackeval.sandbox.process import BoundedBuffer
 LIMITS = Limits(memory_mb=512, processes=32, file_size_mb=8, output_bytes=4096)
 
 
-def _docker_sandbox() -> Sandbox:
+def _need(sandbox: Sandbox, what: str) -> Sandbox:
+    try:
+        sandbox.probe()
+    except SandboxError as exc:
+        if os.environ.get("CI"):  # in CI a missing backend is a broken setup, not a skip
+            pytest.fail(f"{what} is not usable in CI: {exc}")
+        pytest.skip(f"{what} not usable here: {exc}")
+    return sandbox
+
+
+def _docker_sandbox(limits: Limits = LIMITS) -> Sandbox:
     # an image with python3, bash and coreutils; none is pulled, it must exist locally
-    sandbox = DockerSandbox(LIMITS, image=os.environ.get("STACKEVAL_SANDBOX_IMAGE", DEFAULT_IMAGE))
-    try:
-        sandbox.probe()
-    except SandboxError as exc:
-        pytest.skip(f"no Docker sandbox here: {exc}")
-    return sandbox
+    image = os.environ.get("STACKEVAL_SANDBOX_IMAGE", DEFAULT_IMAGE)
+    return _need(DockerSandbox(limits, image=image), f"Docker with the {image} image")
 
 
-def _bwrap_sandbox() -> Sandbox:
-    sandbox = BwrapSandbox(LIMITS)
-    try:
-        sandbox.probe()
-    except SandboxError as exc:
-        pytest.skip(f"bubblewrap not usable here: {exc}")
-    return sandbox
+def _bwrap_sandbox(limits: Limits = LIMITS) -> Sandbox:
+    return _need(BwrapSandbox(limits), "bubblewrap (apt-get install bubblewrap)")
 
 
 @pytest.fixture(scope="module", params=["bwrap", "docker"])
@@ -298,3 +299,131 @@ def test_bounded_buffer_keeps_both_ends() -> None:
         buf.add(chunk)
     assert buf.truncated and buf.total == 17
     assert buf.text() == "abcde\n[... 7 bytes dropped ...]\nmnopq"
+
+
+# ---- limits that hold: tmpfs sizes, one memory limit per run, nothing left running ----------
+
+_FLOOD = """
+import json, os
+sizes = {}
+for where in ('/work', '/tmp', '/dev/shm', '/dev'):
+    total = 0
+    for i in range(30):  # 30 x 4 MB, above the 32 MB tmpfs size
+        try:
+            with open(f'{where}/flood{i}', 'wb') as f:
+                f.write(b'\\0' * (4 * 1024 * 1024))
+            total += 4
+        except OSError:
+            break
+    sizes[where] = total
+print(json.dumps(sizes))
+"""
+
+
+def test_work_tmp_and_shm_are_size_limited_tmpfs(sandbox: Sandbox) -> None:
+    small = Limits(memory_mb=512, file_size_mb=8, tmpfs_mb=32)
+    limited = _bwrap_sandbox(small) if sandbox.name == "bwrap" else _docker_sandbox(small)
+    result = _python(limited, _FLOOD)
+    assert result.ok, result
+    sizes = json.loads(result.stdout)
+    assert all(sizes[where] <= 32 for where in ("/work", "/tmp", "/dev/shm")), sizes
+    assert sizes["/work"] >= 20 and sizes["/dev"] == 0, sizes  # /dev itself is read-only
+
+
+_MULTI = """
+import os, time
+pids = []
+for _ in range(3):  # 3 x 250 MB at once: each fits its own limit, together they do not
+    pid = os.fork()
+    if pid == 0:
+        block = b'x' * (250 * 1024 * 1024)
+        time.sleep(0.5)
+        os._exit(0)
+    pids.append(pid)
+print(sum(os.waitpid(pid, 0)[1] == 0 for pid in pids), flush=True)
+"""
+
+
+def test_one_memory_limit_for_all_processes_of_a_run(sandbox: Sandbox) -> None:
+    assert sandbox.memory_scope() in {"container", "cgroup2", "cgroup1", "rlimit"}
+    result = _python(sandbox, _MULTI, timeout_s=60)
+    assert result.killed_reason == "memory_limit", result
+    assert result.stdout.strip() != "3"
+
+
+def test_memory_fallback_without_a_cgroup(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stackeval.sandbox import cgroup
+
+    monkeypatch.setattr(cgroup, "create", lambda memory_bytes: None)
+    sandbox = _bwrap_sandbox()
+    result = _python(sandbox, _MULTI, timeout_s=60)
+    assert result.killed_reason == "memory_limit", result  # the sampled total went over
+    tag = f"fallback-{uuid.uuid4().hex}"
+    started = sandbox.run(
+        {"d.sh": f"for i in $(seq 10); do (exec -a {tag} sleep 60) & done\necho started\n"},
+        ["bash", "d.sh"],
+        timeout_s=10,
+    )
+    assert started.ok and _strays(tag, wait_s=0) == []
+
+
+def test_every_process_is_gone_when_run_returns(sandbox: Sandbox) -> None:
+    tag = f"survivor-{uuid.uuid4().hex}"
+    script = (
+        f"for i in $(seq 20); do (exec -a {tag} sleep 60) </dev/null >/dev/null 2>&1 & done\n"
+        f"setsid bash -c '(exec -a {tag} sleep 60) & wait' </dev/null >/dev/null 2>&1 &\n"
+        "sleep 0.2\necho started\n"
+    )
+    result = sandbox.run({"d.sh": script}, ["bash", "d.sh"], timeout_s=10)
+    assert result.ok and "started" in result.stdout
+    assert _strays(tag, wait_s=0) == []  # at once: run() waited for them
+
+
+def test_harness_files_are_read_only(sandbox: Sandbox) -> None:
+    script = (
+        "cat /harness/driver.sh\n"
+        "echo hacked >> /harness/driver.sh && echo WROTE\n"
+        "chmod 777 /harness/driver.sh && echo CHMOD\n"
+        "rm -f /harness/driver.sh && echo REMOVED\n"
+        "touch /harness/new && echo CREATED\n"
+    )
+    result = sandbox.run(
+        {"x.sh": script}, ["bash", "x.sh"], timeout_s=10, harness={"driver.sh": "echo driver\n"}
+    )
+    assert "echo driver" in result.stdout
+    assert not {"WROTE", "CHMOD", "REMOVED", "CREATED"} & set(result.stdout.split()), result
+
+
+def test_stdout_can_be_kept_whole_for_data(sandbox: Sandbox) -> None:
+    code = "print('BEGIN' + 'y' * 100_000 + 'END')"
+    result = sandbox.run({"main.py": code}, ["python3", "main.py"], timeout_s=10, keep_stdout=True)
+    assert result.ok and not result.truncated and len(result.stdout.strip()) == 100_008
+
+
+def test_docker_staging_files_are_not_world_readable(monkeypatch: pytest.MonkeyPatch) -> None:
+    sandbox = _docker_sandbox()
+    modes: dict[str, int] = {}
+    start = DockerSandbox._start
+
+    def recording_start(self, staging: Path, *args, **kwargs):
+        for path in [staging, *staging.rglob("*")]:
+            modes[str(path)] = path.stat().st_mode & 0o777
+        return start(self, staging, *args, **kwargs)
+
+    monkeypatch.setattr(DockerSandbox, "_start", recording_start)
+    result = sandbox.run(
+        {"a.py": "print(open('b.txt').read())", "b.txt": "staged"},
+        ["python3", "a.py"],
+        timeout_s=10,
+        harness={"h.sh": "echo h\n"},
+    )
+    assert result.ok and "staged" in result.stdout, result
+    assert modes and all(mode & 0o007 == 0 for mode in modes.values()), modes
+
+
+def test_docker_exit_137_is_memory_only_when_the_engine_says_so() -> None:
+    sandbox = _docker_sandbox()
+    killed = sandbox.run({}, ["sh", "-c", "kill -9 $$"], timeout_s=10)
+    assert killed.exit_code == 137 and killed.killed_reason == "signal:SIGKILL", killed
+    oom = _python(sandbox, "x = b'x' * (2 * 1024**3)", timeout_s=30)
+    assert oom.killed_reason == "memory_limit", oom

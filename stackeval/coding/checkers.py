@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from stackeval.coding.bashlab import bash_cases
-from stackeval.coding.cases import Case, python_cases
+from stackeval.coding.cases import Case, Judgement, check_verdicts, python_cases
 from stackeval.coding.tasks import CodingTask
 from stackeval.errors import GraderError
 from stackeval.sandbox import ExecResult, Sandbox
@@ -54,21 +54,34 @@ class CodeRun:
     duration_s: float = 0.0  # all runs together
     time_limit_s: float = 0.0  # the largest per-run limit used
     cases: int = 0
+    checks: tuple[tuple[str, bool], ...] = ()  # each sub-check (--help, an option, a figure)
 
     @property
     def passed(self) -> bool:
         """Whether every case passed."""
         return self.outcome is CodeOutcome.PASS
 
+    @property
+    def partial(self) -> float:
+        """Partial credit: the fraction of sub-checks passed (0 or 1 without sub-checks)."""
+        if not self.checks:
+            return 1.0 if self.passed else 0.0
+        return sum(ok for _, ok in self.checks) / len(self.checks)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {**asdict(self), "outcome": self.outcome.value, "passed": self.passed}
+        return {**asdict(self), "outcome": self.outcome.value, "passed": self.passed,
+                "checks": dict(self.checks), "partial": self.partial}
 
 
-def cases_for(task: CodingTask, code: str) -> list[Case]:
-    """The sandbox runs that check ``code`` as an answer to ``task``."""
+def cases_for(task: CodingTask, code: str, sandbox: Sandbox) -> list[Case]:
+    """The sandbox runs that check ``code`` as an answer to ``task``.
+
+    Python cases need ``sandbox`` up front: the arguments the tests pass are recorded there
+    once, in a run of the tests and the reference solution alone.
+    """
     if task.language == "python":
-        return python_cases(task, code)
+        return python_cases(task, code, sandbox)
     return bash_cases(task.test, task.entry_point, code)
 
 
@@ -83,9 +96,9 @@ def time_limits(task: CodingTask, sandbox: Sandbox) -> dict[str, float]:
         if key in _limits:
             return _limits[key]
     limits = {}
-    for case in cases_for(task, task.reference):
-        result = sandbox.run(case.files, case.argv, timeout_s=CALIBRATION_TIMEOUT_S)
-        failures = case.verify(result)
+    for case in cases_for(task, task.reference, sandbox):
+        result = case.run(sandbox, CALIBRATION_TIMEOUT_S)
+        failures = case.evaluate(result, sandbox).failures
         if failures or not result.ok:
             detail = (
                 failures[0]
@@ -109,13 +122,16 @@ def check_code(task: CodingTask, code: str, sandbox: Sandbox) -> CodeRun:
         return CodeRun(CodeOutcome.NO_CODE, "no code found in the answer")
     limits = time_limits(task, sandbox)
     outcome, failures, last, duration = CodeOutcome.PASS, [], None, 0.0
-    cases = cases_for(task, code)
+    cases = cases_for(task, code, sandbox)
+    verdicts: list[tuple[str, bool]] = []
     for case in cases:
         limit = limits.get(case.name, MIN_LIMIT_S[task.language])
-        result = sandbox.run(case.files, case.argv, timeout_s=limit)
+        result = case.run(sandbox, limit)
         duration += result.duration_s
-        case_failures = case.verify(result)
-        case_outcome = _classify(case, result, case_failures)
+        judgement = case.evaluate(result, sandbox)
+        case_failures = judgement.failures
+        case_outcome = _classify(result, judgement)
+        verdicts += check_verdicts(case, case_failures, whole=case_outcome in _WHOLE)
         if case_outcome is CodeOutcome.PASS:
             continue
         if outcome is CodeOutcome.PASS:
@@ -131,6 +147,8 @@ def check_code(task: CodingTask, code: str, sandbox: Sandbox) -> CodeRun:
             for f in case_failures
         ]
         if case_outcome is CodeOutcome.TIMEOUT:
+            for later in cases[cases.index(case) + 1 :]:  # not run: failed
+                verdicts += [(name, False) for name in later.checks or (later.name,)]
             break
     last = last or result
     if outcome is CodeOutcome.PASS:
@@ -149,18 +167,23 @@ def check_code(task: CodingTask, code: str, sandbox: Sandbox) -> CodeRun:
         duration_s=duration,
         time_limit_s=max(limits.values(), default=0.0),
         cases=len(cases),
+        checks=tuple(verdicts),
     )
 
 
-def _classify(case: Case, result: ExecResult, failures: list[str]) -> CodeOutcome:
+_WHOLE = (CodeOutcome.TIMEOUT, CodeOutcome.SANDBOX_VIOLATION)  # fail every sub-check of a case
+
+
+def _classify(result: ExecResult, judgement: Judgement) -> CodeOutcome:
+    failures = judgement.failures
     if result.timed_out or result.killed_reason == "cpu_limit":
         return CodeOutcome.TIMEOUT
     if result.killed_reason in ("output_limit", "file_size_limit", "memory_limit"):
         return CodeOutcome.SANDBOX_VIOLATION
     if not failures:
+        if result.killed_reason is not None:  # never a pass from a run that was killed
+            return CodeOutcome.RUNTIME_ERROR
         return CodeOutcome.PASS
     if _VIOLATION.search(result.stderr) or any(_VIOLATION.search(f) for f in failures):
         return CodeOutcome.SANDBOX_VIOLATION
-    if result.exit_code in case.wrong_exits:
-        return CodeOutcome.WRONG
-    return CodeOutcome.RUNTIME_ERROR
+    return CodeOutcome.RUNTIME_ERROR if judgement.crashed else CodeOutcome.WRONG

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stackeval.coding.checkers import CodeOutcome, CodeRun, check_code
-from stackeval.coding.extract import defines, extract_code, humaneval_program
+from stackeval.coding.extract import defines, extract, humaneval_program
 from stackeval.coding.quality import QualityReport, lint
 from stackeval.coding.tasks import CodingTask
 from stackeval.sandbox import Sandbox
@@ -41,6 +41,8 @@ class CodingOutcome:
     code: str  # what was extracted from the answer and run
     run: CodeRun
     quality: QualityReport
+    answer: str = ""  # the model's raw answer, reasoning included: what the code came from
+    extraction: str = ""  # how the code was found in it, e.g. "1 python block"
 
     @property
     def outcome(self) -> CodeOutcome:
@@ -67,6 +69,8 @@ class CodingOutcome:
             "outcome": self.outcome.value,
             "passed": self.passed,
             "explanation": self.explanation,
+            "answer": self.answer,
+            "extraction": self.extraction,
             "code": self.code,
             "run": self.run.to_dict(),
             "quality": self.quality.to_dict(),
@@ -88,9 +92,10 @@ def build_prompt(task: CodingTask, lang: str = "en") -> list[dict[str, str]]:
 
 def evaluate_answer(task: CodingTask, answer_text: str, sandbox: Sandbox) -> CodingOutcome:
     """Extract the program from a model's answer, lint it, and run it against the task's checks."""
-    code = extract_code(
+    found = extract(
         answer_text, task.language, task.entry_point if task.language == "python" else None
     )
+    code = found.code
     if not code.strip():
         quality = QualityReport(tool="none", available=False, note="no code to lint")
     elif task.language == "python" and task.stub and not defines(code, task.entry_point):
@@ -107,4 +112,6 @@ def evaluate_answer(task: CodingTask, answer_text: str, sandbox: Sandbox) -> Cod
         code=code,
         run=check_code(task, code, sandbox),
         quality=quality,
+        answer=answer_text,
+        extraction=found.how,
     )

@@ -20,10 +20,12 @@ Files = Mapping[str, "bytes | str"]
 class Limits:
     """Resource limits applied to every run of one sandbox."""
 
-    memory_mb: int = 1024  # address space (RLIMIT_AS) or container memory
+    # all processes of a run together (cgroup, container memory), tmpfs pages included; each
+    # process also gets it as its address space (RLIMIT_AS), so Python sees a MemoryError
+    memory_mb: int = 1024
     processes: int = 64  # tasks, threads included (RLIMIT_NPROC or pids_limit)
     file_size_mb: int = 64  # largest file the code may write (RLIMIT_FSIZE)
-    tmpfs_mb: int = 128  # size of /tmp (and of /work in a container)
+    tmpfs_mb: int = 128  # size of each of /work, /tmp and /dev/shm (size-limited tmpfs)
     open_files: int = 256
     cpus: float = 1.0  # container CPU share (nano_cpus)
     output_bytes: int = 64 * 1024  # kept per stream: first and last halves
@@ -54,7 +56,13 @@ class ExecResult:
 
 
 class Sandbox(abc.ABC):
-    """Runs untrusted commands in a fresh, throwaway work directory."""
+    """Runs untrusted commands in a fresh, throwaway work directory.
+
+    Every backend gives a run: ``files`` in a writable /work (its working directory), optional
+    ``harness`` files under a read-only /harness (drivers and test runners the code under test
+    must not rewrite), a size-limited /work, /tmp and /dev/shm, one memory limit for all of the
+    run's processes, and ``run()`` returns only once every process of the run is gone.
+    """
 
     name: str = "abstract"
 
@@ -69,8 +77,23 @@ class Sandbox(abc.ABC):
         *,
         timeout_s: float,
         stdin: bytes | None = None,
+        harness: Files | None = None,
+        keep_stdout: bool = False,
     ) -> ExecResult:
-        """Write ``files`` into an empty work dir, run ``argv`` there, and throw the dir away."""
+        """Write ``files`` into an empty work dir, run ``argv`` there, and throw the dir away.
+
+        ``harness`` files appear read-only under /harness. ``keep_stdout`` keeps all of stdout
+        (up to ``limits.output_kill_bytes``) instead of its head and tail: for runs whose stdout
+        is data the harness parses, not a log.
+        """
+
+    def memory_scope(self) -> str:
+        """What enforces ``limits.memory_mb`` for a whole run here, for the run's metadata:
+        ``container``, ``cgroup2``, ``cgroup1`` or ``rlimit`` (per process, plus a sampled
+        total: see ``stackeval.sandbox.cgroup``)."""
+        from stackeval.sandbox import cgroup
+
+        return cgroup.mechanism()
 
     def probe(self) -> None:
         """Raise ``SandboxError`` unless this sandbox can run a trivial command here."""
@@ -84,17 +107,35 @@ class Sandbox(abc.ABC):
         return f"{type(self).__name__}(limits={self.limits})"
 
 
-def write_files(root: Path, files: Files) -> None:
+HARNESS_DIR = "/harness"
+
+
+def checked_path(name: str) -> PurePosixPath:
+    """``name`` as a relative path that stays inside its root, else ``SandboxError``."""
+    rel = PurePosixPath(name)
+    if rel.is_absolute() or not rel.parts or ".." in rel.parts or "\0" in name:
+        raise SandboxError(f"refusing to write {name!r}: sandbox files need a relative path")
+    return rel
+
+
+def file_mode(data: bytes) -> int:
+    """0755 for ``#!`` scripts, 0644 for everything else."""
+    return 0o755 if data.startswith(b"#!") else 0o644
+
+
+def write_files(root: Path, files: Files) -> list[Path]:
     """Write ``files`` (relative POSIX paths) under ``root``; ``#!`` scripts get +x."""
+    written = []
+    root.mkdir(parents=True, exist_ok=True)
     for name, content in files.items():
-        rel = PurePosixPath(name)
-        if rel.is_absolute() or not rel.parts or ".." in rel.parts:
-            raise SandboxError(f"refusing to write {name!r}: sandbox files need a relative path")
+        rel = checked_path(name)
         data = content.encode() if isinstance(content, str) else content
         path = root.joinpath(*rel.parts)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-        path.chmod(0o755 if data.startswith(b"#!") else 0o644)
+        path.chmod(file_mode(data))
+        written.append(path)
+    return written
 
 
 def remove_tree(path: Path) -> None:

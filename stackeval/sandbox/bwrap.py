@@ -1,4 +1,9 @@
-"""Bubblewrap sandbox: namespaces, a read-only system, no network, rlimits, one uid per run."""
+"""Bubblewrap sandbox: namespaces, a read-only system, no network, rlimits, one uid per run.
+
+/work, /tmp and /dev/shm are size-limited tmpfs mounts inside the sandbox (nothing the code writes
+reaches the host's disk); the run's files are copied into /work by bwrap from file descriptors,
+harness files are bound read-only at /harness. Memory and process cleanup: ``run_process``.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from stackeval.errors import SandboxError
-from stackeval.sandbox.base import ExecResult, Files, Limits, Sandbox, remove_tree, write_files
+from stackeval.sandbox.base import (
+    HARNESS_DIR,
+    ExecResult,
+    Files,
+    Limits,
+    Sandbox,
+    checked_path,
+    remove_tree,
+    write_files,
+)
 from stackeval.sandbox.process import PATH, prlimit_argv, run_process, tasks_of
 
 INNER_ID = 65534  # "nobody" inside the sandbox
@@ -45,46 +59,65 @@ class BwrapSandbox(Sandbox):
         *,
         timeout_s: float,
         stdin: bytes | None = None,
+        harness: Files | None = None,
+        keep_stdout: bool = False,
     ) -> ExecResult:
         """Run ``argv`` in /work of a fresh bubblewrap sandbox."""
         bwrap = shutil.which(self.bwrap)
         if bwrap is None:
             raise SandboxError("bwrap not found: install bubblewrap (apt-get install bubblewrap)")
         root = Path(tempfile.mkdtemp(prefix="stackeval-bwrap-"))
+        fds: list[int] = []
         try:
-            work = root / "work"
-            work.mkdir()
-            write_files(work, files)
+            # staged on the host only to be copied in: /work is a tmpfs inside the sandbox
+            staged = dict(zip(files, write_files(root / "work", files), strict=True))
+            write_files(root / "harness", harness or {})
             (root / "passwd").write_text(f"nobody:x:{INNER_ID}:{INNER_ID}:nobody:/tmp:/bin/sh\n")
             (root / "group").write_text(f"nogroup:x:{INNER_ID}:\n")
-            prefix, processes = self._identity(root)
+            copies: list[str] = []
+            for name, path in staged.items():
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                fds.append(fd)
+                mode = path.stat().st_mode & 0o777  # as write_files set it
+                copies += ["--perms", f"{mode:o}", "--file", str(fd), f"/work/{checked_path(name)}"]
+            prefix, processes, uid = self._identity(root)
             cmd = [
                 *prlimit_argv(self.limits, cpu_s=timeout_s + 1, processes=processes),
                 *prefix,
                 bwrap,
-                *self._bwrap_args(root, work),
+                *self._bwrap_args(root, copies, harness=bool(harness)),
                 "--",
                 *argv,
             ]
             return run_process(
-                cmd, cwd=root, env=_host_env(), stdin=stdin, timeout_s=timeout_s, limits=self.limits
+                cmd,
+                cwd=root,
+                env=_host_env(),
+                stdin=stdin,
+                timeout_s=timeout_s,
+                limits=self.limits,
+                pass_fds=fds,
+                keep_stdout=keep_stdout,
+                run_uid=uid,
             )
         finally:
+            for fd in fds:
+                os.close(fd)
             remove_tree(root)
 
-    def _identity(self, root: Path) -> tuple[list[str], int]:
-        """The setpriv prefix (as root) and the RLIMIT_NPROC value for this run."""
+    def _identity(self, root: Path) -> tuple[list[str], int, int | None]:
+        """The setpriv prefix (as root), the RLIMIT_NPROC value and the run's own uid, if any."""
         if os.geteuid() != 0:
             # the limit also counts the harness user's own tasks outside the sandbox
-            return [], tasks_of(os.getuid()) + self.limits.processes
+            return [], tasks_of(os.getuid()) + self.limits.processes, None
         with _uid_lock:
             uid = _UID_BASE + (os.getpid() % 10_000) * 100 + next(_uid_counter) % 100
         for path in [root, *root.rglob("*")]:
             os.chown(path, uid, uid, follow_symlinks=False)
         setpriv = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"]
-        return setpriv, self.limits.processes
+        return setpriv, self.limits.processes, uid
 
-    def _bwrap_args(self, root: Path, work: Path) -> list[str]:
+    def _bwrap_args(self, root: Path, copies: list[str], *, harness: bool) -> list[str]:
         args = (
             "--unshare-all --unshare-user --disable-userns --die-with-parent --new-session".split()
         )
@@ -106,9 +139,14 @@ class BwrapSandbox(Sandbox):
             prefix = os.path.realpath(sys.base_prefix)
             args += ["--ro-bind", prefix, prefix]
             path = f"{prefix}/bin:{PATH}"
+        size = str(self.limits.tmpfs_mb * 1024 * 1024)
         args += "--proc /proc --dev /dev".split()
-        args += ["--size", str(self.limits.tmpfs_mb * 1024 * 1024), "--tmpfs", "/tmp"]
-        args += ["--bind", str(work), "/work", "--chdir", "/work"]
+        # bwrap's /dev is an unlimited tmpfs: a limited /dev/shm on it, then /dev read-only
+        args += ["--size", size, "--tmpfs", "/dev/shm", "--remount-ro", "/dev"]
+        args += ["--size", size, "--tmpfs", "/tmp"]
+        args += ["--size", size, "--tmpfs", "/work", *copies, "--chdir", "/work"]
+        if harness:
+            args += ["--ro-bind", str(root / "harness"), HARNESS_DIR]
         args += ["--clearenv", "--setenv", "PATH", path]
         args += "--setenv HOME /tmp --setenv TMPDIR /tmp --setenv LANG C.UTF-8".split()
         args += ["--uid", str(INNER_ID), "--gid", str(INNER_ID), "--hostname", "sandbox"]

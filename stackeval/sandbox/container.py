@@ -1,4 +1,9 @@
-"""Docker sandbox: one throwaway container per run, no network, read-only root, limits."""
+"""Docker sandbox: one throwaway container per run, no network, read-only root, limits.
+
+/work, /tmp and /dev/shm are size-limited tmpfs mounts; the container's memory limit covers all
+its processes; the staged files are readable only by the container's user; harness files are
+bound read-only at /harness. A run ends with the container's removal, which kills everything.
+"""
 
 from __future__ import annotations
 
@@ -18,15 +23,22 @@ from docker.types import Ulimit
 from docker.utils.socket import STDERR, frames_iter
 
 from stackeval.errors import SandboxError
-from stackeval.sandbox.base import ExecResult, Files, Limits, Sandbox, remove_tree, write_files
-from stackeval.sandbox.process import BoundedBuffer
+from stackeval.sandbox.base import (
+    HARNESS_DIR,
+    ExecResult,
+    Files,
+    Limits,
+    Sandbox,
+    remove_tree,
+    write_files,
+)
+from stackeval.sandbox.process import GRACE_S, BoundedBuffer, signal_reason
 
 log = logging.getLogger(__name__)
 
 # A local image with python3, bash, coreutils, gawk/mawk and ImageMagick (the bash lab needs it).
 DEFAULT_IMAGE = "stackeval-sandbox:latest"
 LABEL = "stackeval.sandbox"
-_NOBODY = "65534:65534"
 # copy in and run in one exec: after a separate `docker exec` the engine took 10 s to kill
 _STAGE_AND_EXEC = 'cp -R /input/files/. /work/ && exec "$@" < /input/stdin'
 
@@ -67,6 +79,10 @@ class DockerSandbox(Sandbox):
         self.sweep()
         super().probe()
 
+    def memory_scope(self) -> str:
+        """The container's memory limit covers all of a run's processes."""
+        return "container"
+
     def sweep(self) -> None:
         """Remove sandbox containers left behind by harness processes that are gone."""
         for container in self.client.containers.list(all=True, filters={"label": LABEL}):
@@ -82,20 +98,20 @@ class DockerSandbox(Sandbox):
         *,
         timeout_s: float,
         stdin: bytes | None = None,
+        harness: Files | None = None,
+        keep_stdout: bool = False,
     ) -> ExecResult:
         """Copy ``files`` into the container's tmpfs /work and run ``argv`` there as nobody."""
         staging = Path(tempfile.mkdtemp(prefix="stackeval-docker-"))
         container = None
         try:
-            (staging / "files").mkdir()
             write_files(staging / "files", files)
+            write_files(staging / "harness", harness or {})
             (staging / "stdin").write_bytes(stdin or b"")
-            for path in [staging, *staging.rglob("*")]:
-                path.chmod(
-                    path.stat().st_mode | 0o755 if path.is_dir() else path.stat().st_mode | 0o444
-                )
-            container = self._start(staging, timeout_s)
-            return self._exec(container, argv, timeout_s)
+            user = _restrict(staging)
+            started = time.time()
+            container = self._start(staging, timeout_s, user)
+            return self._exec(container, argv, timeout_s, user, keep_stdout, started)
         except docker.errors.DockerException as exc:
             raise SandboxError(f"docker sandbox failed: {exc}") from exc
         finally:
@@ -106,7 +122,7 @@ class DockerSandbox(Sandbox):
                     log.warning("could not remove sandbox container %s: %s", container.id, exc)
             remove_tree(staging)
 
-    def _start(self, staging: Path, timeout_s: float) -> Any:
+    def _start(self, staging: Path, timeout_s: float, user: str) -> Any:
         lim = self.limits
         mib = 1024 * 1024
         return self.client.containers.run(
@@ -121,8 +137,12 @@ class DockerSandbox(Sandbox):
                 "/work": f"size={lim.tmpfs_mb}m,mode=1777,exec",
                 "/tmp": f"size={lim.tmpfs_mb}m,mode=1777",
             },
-            volumes={str(staging): {"bind": "/input", "mode": "ro"}},
-            user=_NOBODY,
+            shm_size=f"{lim.tmpfs_mb}m",
+            volumes={
+                str(staging): {"bind": "/input", "mode": "ro"},
+                str(staging / "harness"): {"bind": HARNESS_DIR, "mode": "ro"},
+            },
+            user=user,
             environment={},
             mem_limit=f"{lim.memory_mb}m",
             memswap_limit=f"{lim.memory_mb}m",
@@ -138,16 +158,26 @@ class DockerSandbox(Sandbox):
             stop_signal="SIGKILL",
         )
 
-    def _exec(self, container: Any, argv: Sequence[str], timeout_s: float) -> ExecResult:
+    def _exec(
+        self,
+        container: Any,
+        argv: Sequence[str],
+        timeout_s: float,
+        user: str,
+        keep_stdout: bool,
+        started: float,
+    ) -> ExecResult:
         api = self.client.api
         exec_id = api.exec_create(
             container.id,
             ["sh", "-c", _STAGE_AND_EXEC, "sh", *argv],
-            user=_NOBODY,
+            user=user,
             workdir="/work",
             environment={},
         )["Id"]
-        out, err = BoundedBuffer(self.limits.output_bytes), BoundedBuffer(self.limits.output_bytes)
+        lim = self.limits
+        out = BoundedBuffer(lim.output_kill_bytes if keep_stdout else lim.output_bytes)
+        err = BoundedBuffer(lim.output_bytes)
         killed: list[str] = []
         start = time.perf_counter()
         sock = api.exec_start(exec_id, socket=True)
@@ -164,23 +194,26 @@ class DockerSandbox(Sandbox):
 
         reader = threading.Thread(target=pump, daemon=True)
         reader.start()
-        reader.join(timeout_s)
-        if reader.is_alive():
+        ended = self._wait(reader, exec_id, start + timeout_s)
+        if reader.is_alive() and ended is None:
             killed.append("timeout")
-        if killed:
-            # close the stream first: with an unread attach stream the engine takes 10 s to kill
+        if killed or reader.is_alive():
+            # close the stream first: with an unread attach stream the engine takes 10 s to kill;
+            # a background process that still holds the stream dies with the container
             _close(sock)
             container.kill()
             reader.join(5)
         _close(sock)
-        duration = time.perf_counter() - start
+        duration = (ended or time.perf_counter()) - start
         try:
             exit_code = api.exec_inspect(exec_id).get("ExitCode")
         except docker.errors.DockerException:  # the container may be gone after a kill
             exit_code = None
         reason = killed[0] if killed else None
-        if reason is None and exit_code == 137:
-            reason = "memory_limit"  # nothing else in the container sends SIGKILL: the OOM killer
+        if reason is None and self._oom_killed(container, started, exit_code):
+            reason = "memory_limit"  # the engine says the kernel killed for the memory limit
+        elif reason is None and exit_code is not None and 128 < exit_code < 160:
+            reason = signal_reason(exit_code)  # e.g. 137: killed, but the engine saw no OOM
         return ExecResult(
             exit_code=None if killed else exit_code,
             stdout=out.text(),
@@ -190,6 +223,68 @@ class DockerSandbox(Sandbox):
             killed_reason=reason,
             truncated=out.truncated or err.truncated,
         )
+
+    def _wait(self, reader: threading.Thread, exec_id: str, deadline: float) -> float | None:
+        """Wait for the output to end, the deadline, or the command's exit plus a grace period
+        (a background process may hold the stream open); when the command exited, if it did."""
+        ended: float | None = None
+        while reader.is_alive():
+            now = time.perf_counter()
+            if now >= deadline or (ended is not None and now - ended > GRACE_S):
+                break
+            reader.join(min(0.1, deadline - now))
+            if ended is None and reader.is_alive():
+                try:
+                    running = self.client.api.exec_inspect(exec_id).get("Running", True)
+                except docker.errors.DockerException:
+                    running = True
+                if not running:
+                    ended = time.perf_counter()
+        return ended
+
+    def _oom_killed(self, container: Any, since: float, exit_code: int | None) -> bool:
+        """Whether the engine reports an OOM kill in this container since ``since``."""
+        deadline = time.time() + (1.0 if exit_code == 137 else 0.0)  # the event may lag the exit
+        while True:
+            try:
+                container.reload()
+                if container.attrs.get("State", {}).get("OOMKilled"):
+                    return True
+                events = self.client.api.events(
+                    since=f"{since - 1:.3f}",
+                    until=f"{time.time():.3f}",
+                    filters={"container": container.id, "event": "oom"},
+                    decode=True,
+                )
+                if any(True for _ in events):
+                    return True
+            except docker.errors.DockerException as exc:
+                log.debug("cannot ask the engine about OOM kills: %s", exc)
+                return False
+            if time.time() >= deadline:
+                return False
+            time.sleep(0.1)
+
+
+def _restrict(staging: Path) -> str:
+    """Make the staged files readable only by the container's user; return that user.
+
+    As root the files go to nobody (65534) with owner-only modes. Otherwise they stay the
+    harness user's, readable by its group, and the container runs as nobody in that group.
+    """
+    if os.geteuid() == 0:
+        uid = gid = 65534
+        dir_mode, file_mode, exec_mode = 0o700, 0o600, 0o700
+    else:
+        uid, gid = -1, os.getegid()
+        dir_mode, file_mode, exec_mode = 0o750, 0o640, 0o750
+    for path in [staging, *staging.rglob("*")]:
+        os.chown(path, uid, gid, follow_symlinks=False)
+        if path.is_dir():
+            path.chmod(dir_mode)
+        else:
+            path.chmod(exec_mode if path.stat().st_mode & 0o100 else file_mode)
+    return f"65534:{gid}"
 
 
 def _close(sock: Any) -> None:
