@@ -95,7 +95,7 @@ class StreamAccumulator:
             if self.loop is not None and self.stop_reason is None \
                     and self.loop.feed(reasoning + text):
                 self.stop_reason = (f"repetition loop after {len(self.chunk_times)} tokens "
-                                    f"(a {self.loop.period}-character unit repeated)")
+                                    f"(a {self.loop.period}-byte unit repeated)")
 
     def _route_think(self, text: str) -> str:
         """Send text inside <think>…</think> to reasoning; return the answer part."""
