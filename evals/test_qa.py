@@ -51,7 +51,7 @@ def ask_attempts(asker, writer, saved, settings, model: str, case: QACase) -> li
             writer.write("qa", qa_result(rid, model, case, repeat, infra_outcome(exc),
                                          str(exc), served).to_dict())
             raise
-        verdict = judge(asked, case.grader)
+        verdict = judge(asked, case.grader, prompt=case.prompt)
         writer.write("qa", qa_result(rid, model, case, repeat, verdict.outcome,
                                      verdict.explanation, served, asked).to_dict())
         results.append((asked, verdict, None))

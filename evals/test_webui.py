@@ -68,7 +68,7 @@ def webui_judged(request, chat_model, case, webui, stack, record_writer, stackev
     """One question through Open WebUI's /api/chat/completions, graded, attached and saved."""
     rt = runtime(request.config)
     served = stack.served(chat_model).to_dict()
-    attach.labels(category=case.category, language=case.lang)
+    attach.labels(category=case.category, lang=case.lang)
     try:
         completion = rt.client().chat(webui.endpoint(chat_model), _messages(case),
                                       **_params(stackeval_settings))
@@ -78,7 +78,7 @@ def webui_judged(request, chat_model, case, webui, stack, record_writer, stackev
             served).to_dict())
         raise
     asked = Asked(completion, "chat", f"[user]\n{case.prompt}")
-    verdict = judge(asked, case.grader)
+    verdict = judge(asked, case.grader, prompt=case.prompt)
     attach_attempt(asked, verdict)
     record_writer.write("webui", {"kind": "qa", "via": "webui"} | qa_result(
         stackeval_settings.run_id, chat_model, case, 0, verdict.outcome, verdict.explanation,
@@ -153,7 +153,7 @@ def test_browser_qa(browser_answer, chat_model) -> None:
     attach.file("screenshot", shot)
     attach.text("question", case.prompt)
     attach.text("answer (page text)", answer.text)
-    verdict = judge(_page_asked(answer.text, case), case.grader)
+    verdict = judge(_page_asked(answer.text, case), case.grader, prompt=case.prompt)
     attach.as_json("verdict", {"outcome": verdict.outcome.value,
                                "explanation": verdict.explanation,
                                "ttft_s": answer.ttft_s, "e2e_s": answer.e2e_s})

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from typing import Any
 
 from stackeval import attach
-from stackeval.errors import ClientError, ContextOverflow, GraderError
+from stackeval.errors import ClientError, ConfigError, ContextOverflow, GraderError
 from stackeval.graders import grade, is_loop
+from stackeval.graders.llm_judge import Judge
 from stackeval.prompting import Asked
+from stackeval.qa import QAExample
 from stackeval.records import Grade, Outcome, QACase, QAResult
 
 
@@ -90,3 +93,44 @@ def attach_attempt(asked: Asked, judged: Judged, label: str = "") -> None:
     attach.as_json(f"verdict{sfx}", verdict)
     attach.as_json(f"metrics{sfx}", json.loads(json.dumps(asked.completion.metrics(),
                                                           default=str)))
+
+
+# --- the optional LLM judge: a second opinion recorded beside the deterministic grade ----------
+
+
+def make_judge(settings: Any, gateway_url: str | None = None,
+               gateway_key: str | None = None) -> Judge | None:
+    """The judge ``--judge-model`` asks for, at ``--judge-url`` or else the run's own gateway.
+
+    Its key comes from ``STACKEVAL_JUDGE_API_KEY`` (for the gateway: the gateway's key), so it
+    is never part of the settings written to a run's environment.json.
+    """
+    model = getattr(settings, "judge_model", None)
+    if not model:
+        return None
+    url = getattr(settings, "judge_url", None) or gateway_url
+    if not url:
+        raise ConfigError("--judge-model needs --judge-url (or a stack with a gateway)")
+    key = os.environ.get("STACKEVAL_JUDGE_API_KEY") or (
+        gateway_key if url == gateway_url else None)
+    return Judge(model=model, url=url, api_key=key,
+                 timeout=float(getattr(settings, "request_timeout", 120.0)))
+
+
+def second_opinion(judge: Judge | None, case: QACase, answer: str,
+                   example: QAExample | None = None) -> dict[str, Any] | None:
+    """The judge's verdict on an answer as a record field (None without a judge): model,
+    verdict (pass, fail or unreadable), reason and the raw reply."""
+    if judge is None:
+        return None
+    verdict = judge.grade(case.prompt, case.note, answer,
+                          references=example.references if example else (),
+                          wrong=example.wrong if example else ())
+    return verdict.to_dict()
+
+
+def disagrees(judged: Judged, opinion: dict[str, Any] | None) -> bool:
+    """Whether the judge read the answer otherwise than the deterministic grade did."""
+    if not opinion or opinion.get("verdict") not in ("pass", "fail"):
+        return False
+    return (opinion["verdict"] == "pass") != (judged.outcome is Outcome.PASS)

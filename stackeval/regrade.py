@@ -63,7 +63,7 @@ def regrade_run(source: Path, reports_dir: Path,
                         "explanation": f"question {rec.get('case_id')}-{rec.get('lang')} is no "
                                        "longer in the question set"}
             else:
-                verdict = judge(stored_asked(rec), case.grader)
+                verdict = judge(stored_asked(rec), case.grader, prompt=case.prompt)
                 new |= {"outcome": verdict.outcome.value, "explanation": verdict.explanation}
         changes[(rec.get("outcome"), new["outcome"])] += 1
         writer.write("qa", new)

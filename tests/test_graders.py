@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import httpx
 import pytest
 
 from stackeval.errors import GraderError
-from stackeval.graders import GRADER_TYPES, grade, validate_spec
+from stackeval.graders import GRADER_TYPES, grade, is_loop, validate_spec
+from stackeval.graders.llm_judge import Judge, parse_verdict
 
 Spec = dict[str, Any]
 
@@ -125,6 +127,26 @@ CASES: list[tuple[Spec, str, bool]] = [
      "不是，巴黎是意大利的首都。", False),
     ({"type": "any", "of": [THREE, {"type": "contains", "value": "three"}]}, "three", True),
     ({"type": "any", "of": [THREE, {"type": "contains", "value": "three"}]}, "four", False),
+    ({"type": "not", "of": {"type": "choice", "expected": "A"}}, "答案是 C", True),
+    ({"type": "not", "of": {"type": "choice", "expected": "A"}}, "所以，答案是：A. 棉花", False),
+    # a final answer, a boxed value or a conclusion outweighs numbers met on the way
+    (THREE, "Counting: s-t-r (1), r (2) … so 2 r's in 'straw'. The answer is 3.", True),
+    (THREE, "We check 1, 2 and 4 first.\n\n#### 3", True),
+    (THREE, "First 2 + 2 = 4, minus one gives \\(\\boxed{3}\\).", True),
+    (THREE, "答案是 2。因为 st-r-awbe-r-r-y 里有 3 个 r 吗？不对。", False),
+    (SUNDAY, "Today is Friday. 100 ÷ 7 = 14 r 2. The answer is Sunday.", True),
+    (SUNDAY, "100 = 14 × 7 + 2, Friday + 6 = \\(\\boxed{\\text{Thursday}}\\).", False),
+    (SUNDAY, "星期日, also known as 星期六, is a tradition.", False),  # two named, none stated
+    (SUNDAY, "If today is Friday, then \\[ \\text{Friday} + 2 = \\text{Sunday} \\]. Thus it is "
+             "\\(\\boxed{\\text{Sunday}}\\).", True),
+    # yes/no: the conclusion counts, not only the first sentence
+    (NO, "While it's true that water helps with fires, oil is different. "
+         "So, to answer your question, no, you shouldn't pour water on it.", True),
+    (NO, "Water and oil do not mix. Therefore, we cannot conclude that.", True),
+    (NO, "Let me think about this carefully. 所以，不能推出有些猫是狗。", True),
+    (NO, "Yes, it will. In conclusion, no.", False),  # opening and conclusion disagree
+    (NO, "So, the answer is not entirely incorrect, but it's not accurate either.", False),
+    (YES, "The answer is yes: it sits on the border.", True),
 ]  # fmt: skip
 
 
@@ -207,6 +229,9 @@ def test_long_value_lists_are_shortened_in_explanations() -> None:
         ({"type": "weekday", "expected": "someday"}, "weekday name"),
         ({"type": "all", "of": []}, "non-empty list of specs"),
         ({"type": "any", "of": [THREE, {"type": "nope"}]}, "any.of[1]: unknown grader type"),
+        ({"type": "not", "of": [THREE]}, "not.of: a grader spec must be a mapping"),
+        ({"type": "regex", "pattern": "x", "echo": "drop"}, "echo can only be 'keep'"),
+        ({"type": "number", "value": 3, "echo": "keep"}, "does not take echo"),
     ],
 )
 def test_malformed_spec_raises_grader_error(spec: Any, message: str) -> None:
@@ -214,3 +239,281 @@ def test_malformed_spec_raises_grader_error(spec: Any, message: str) -> None:
         validate_spec(spec)
     with pytest.raises(GraderError):
         grade("any answer", spec)
+
+
+# --- echoes of the prompt and repetition loops ---------------------------------------------------
+
+ULAANBAATAR = "The capital of Mongolia is Ulaanbaatar. Ulaanbaatar is the capital of which country?"
+MONGOLIA: Spec = {"type": "any_of", "values": ["蒙古", "mongolia"]}
+ZH_ULAANBAATAR = "蒙古国的首都是乌兰巴托。那么乌兰巴托是哪个国家的首都？"
+COTTON = "一公斤棉花和一公斤铁，哪个更重？A. 棉花 B. 铁 C. 一样重"
+SAME: Spec = {"type": "regex", "pattern": "一样重"}
+PALINDROME = "把“上海自来水来自海上”这句话逐字倒过来读，会得到什么？"
+ORGANELLE = ("Which organelle is the powerhouse of the cell? A. The nucleus of the cell, which "
+             "holds the DNA B. The mitochondria, which make most of the cell's energy as ATP "
+             "C. The ribosome")
+
+
+@pytest.mark.parametrize(
+    ("spec", "prompt", "answer", "passes"),
+    [
+        # the premise repeated back is not an answer; the same words rearranged are
+        (MONGOLIA, ULAANBAATAR, "The capital of Mongolia is Ulaanbaatar.", False),
+        (MONGOLIA, ULAANBAATAR, "Ulaanbaatar is the capital of Mongolia.", True),
+        (MONGOLIA, ULAANBAATAR, "Mongolia.", True),
+        (MONGOLIA, ZH_ULAANBAATAR, "蒙古国的首都是乌兰巴托。", False),
+        (MONGOLIA, ZH_ULAANBAATAR, "乌兰巴托是蒙古国的首都。", True),
+        # the option list repeated back picks nothing; one option named does
+        (SAME, COTTON, "A. 棉花 B. 铁 C. 一样重", False),
+        (SAME, COTTON, "C. 一样重", True),
+        ({"type": "choice", "expected": "C", "options": "ABC"}, COTTON,
+         "A. 棉花\nB. 铁\nC. 一样重\n\n答案：C", True),
+        ({"type": "choice", "expected": "C", "options": "ABC"}, COTTON, "A. 棉花 B. 铁 C. 一样重",
+         False),
+        # one long option copied with its letter is a choice, not an echo
+        ({"type": "choice", "expected": "B"}, ORGANELLE,
+         "B. The mitochondria, which make most of the cell's energy as ATP", True),
+        ({"type": "regex", "pattern": "mitochondria"}, ORGANELLE,
+         "The mitochondria, which make most of the cell's energy as ATP.", True),
+        # a restated premise does not supply the answer's weekday or number ...
+        ({"type": "weekday", "expected": "thursday"},
+         "If the day before tomorrow is Thursday, what day is today?",
+         "The day before tomorrow is Thursday, and today is the first day of tomorrow.", False),
+        ({"type": "weekday", "expected": "thursday"},
+         "If the day before tomorrow is Thursday, what day is today?",
+         "The day before tomorrow is Thursday, so today is Thursday.", True),
+        ({"type": "regex", "pattern": "second"},
+         "In a race, you overtake the person in second place. What position are you in now?",
+         "In a race, you overtake the person in second place. You are in the third position now.",
+         False),
+        # ... but a cue word inside the echo still marks the value after it as stated
+        ({"type": "number", "value": 100}, "在标准大气压下，水的沸点是多少摄氏度？",
+         "在一个标准大气压下，水的沸点是 100 摄氏度。", True),
+        ({"type": "yes_no", "expected": "no"}, "Is Paris the capital of Germany?",
+         "Is Paris the capital of Germany? No, it is the capital of France.", True),
+        ({"type": "yes_no", "expected": "no"}, 'Someone says: "I am lying." True or false?',
+         'Someone says: "I am lying." True or false? No.', True),
+        # the question's own words as the answer: only a check with echo: keep sees them
+        ({"type": "contains", "value": "上海自来水来自海上"}, PALINDROME,
+         "你会得到上海自来水来自海上", False),
+        ({"type": "contains", "value": "上海自来水来自海上", "echo": "keep"}, PALINDROME,
+         "你会得到上海自来水来自海上", True),
+    ],
+)
+def test_echoed_prompt_text_does_not_count(spec: Spec, prompt: str, answer: str,
+                                           passes: bool) -> None:
+    result = grade(answer, spec, prompt=prompt)
+    assert result.passed is passes, result.explanation
+
+
+def test_an_answer_that_only_echoes_the_question_fails_and_says_so() -> None:
+    result = grade(ULAANBAATAR, MONGOLIA, prompt=ULAANBAATAR)
+    assert not result.passed
+    assert result.explanation.startswith("the answer only repeats the question")
+    assert grade(ULAANBAATAR, MONGOLIA).passed  # without the prompt nothing is known to be echo
+
+
+def test_the_explanation_names_what_was_ignored_as_echo() -> None:
+    result = grade("The capital of Mongolia is Ulaanbaatar. So: Mongolia.", MONGOLIA,
+                   prompt=ULAANBAATAR)
+    assert result.passed
+    assert "ignored 1 passage copied from the question" in result.explanation
+    assert "The capital of Mongolia is Ulaanbaatar." in result.explanation
+    assert result.checks[-1].startswith("NOTE echo:")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "A: A. 棉花 B. 铁 C. 一样重\n\n" * 8,  # the option list, looped
+        "There are 12. " + "historic " * 40,
+        "12 个。\n\n" + "你可以在你的家族中安置你的家族的科，但是我没有什么。" * 3,
+        "".join(f"{i}. 蒙古国的首都是乌兰巴托。\n" for i in range(1, 6)) + "6. 蒙古",
+        # two copies and the start of a third: cut off while looping
+        "答案是 12。从玛丽的生命中提到，玛丽·李·菲佛的生命中是玛丽的父母的父母的父母。"
+        "从玛丽的生命中提到，玛丽·李·菲佛的生命中是玛丽的父母的父母的父母。从玛丽",
+    ],
+)
+def test_a_repetition_loop_never_passes(answer: str) -> None:
+    spec: Spec = {"type": "any", "of": [SAME, {"type": "number", "value": 12},
+                                         {"type": "contains", "value": "historic"}, MONGOLIA]}
+    result = grade(answer, spec)
+    assert not result.passed and is_loop(result), result.explanation
+    assert result.explanation.startswith("the answer is a repetition loop")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "No, no, no. It is 12.",
+        "| a | b |\n|---|---|\n| 1 | 2 |\n| 3 | 4 |\n\nSo 12.",
+        "Step 1: 4 eggs. Step 2: 4 eggs. Step 3: 4 eggs. Total: 12.",
+        "It is 12. Water and oil. It is 12. Water and oil.",  # said twice, then stopped
+    ],
+)
+def test_ordinary_repetition_is_not_a_loop(answer: str) -> None:
+    result = grade(answer, {"type": "number", "value": 12, "mode": "any"})
+    assert result.passed and not is_loop(result), result.explanation
+
+
+def test_not_explains_the_inner_check() -> None:
+    result = grade("答案是 A", {"type": "not", "of": {"type": "choice", "expected": "A"}})
+    assert not result.passed
+    assert result.explanation.startswith("expected this check to fail: expected option A")
+    assert result.checks[0].startswith("NOT PASS choice")
+
+
+# --- the optional LLM judge --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reply", "passed"),
+    [
+        ('{"verdict": "pass", "reason": "says 3"}', True),
+        ('{"verdict": "FAIL", "reason": "says 2"}', False),
+        ('```json\n{"verdict": "fail", "reason": "x"}\n```', False),
+        ('Sure! My grading: {"correct": true, "explanation": "right"} Hope it helps.', True),
+        ('{"passed": false}', False),
+        ("<think>hmm, 3 is right</think>\n{\"verdict\": \"pass\"}", True),
+        ("PASS: the answer is 3.", True),
+        ("Verdict: fail - it accepts the premise", False),
+        ('{"verdict": "maybe"}', None),
+        ("I cannot decide.", None),
+        ("", None),
+    ],
+)
+def test_judge_replies_are_read_tolerantly(reply: str, passed: bool | None) -> None:
+    got, reason = parse_verdict(reply)
+    assert got is passed, reason
+
+
+class FakeJudgeServer:
+    """Records the requests and answers like an OpenAI-compatible chat endpoint."""
+
+    def __init__(self, content: str, refuse_json_mode: bool = False) -> None:
+        self.content, self.refuse, self.bodies = content, refuse_json_mode, []
+
+    def __call__(self, url: str, json: dict, headers: dict, timeout: float) -> httpx.Response:
+        self.bodies.append((url, json, headers))
+        request = httpx.Request("POST", url)
+        if self.refuse and "response_format" in json:
+            return httpx.Response(400, json={"error": "response_format"}, request=request)
+        body = {"choices": [{"message": {"role": "assistant", "content": self.content}}]}
+        return httpx.Response(200, json=body, request=request)
+
+
+def test_the_judge_gets_a_rubric_from_the_case_and_its_verdict_is_parsed() -> None:
+    server = FakeJudgeServer('{"verdict": "fail", "reason": "accepts the premise"}')
+    judge = Judge(model="judge-m", url="http://127.0.0.1:9/v1/", api_key="k")
+    verdict = judge.grade("Who won the 2019 Nobel Prize in Mathematics?", "there is none",
+                          "Karen Uhlenbeck.", references=["There is no such prize."],
+                          wrong=["It went to Karen Uhlenbeck."], post=server)
+    assert verdict.passed is False and verdict.reason == "accepts the premise"
+    assert verdict.to_dict()["verdict"] == "fail" and verdict.model == "judge-m"
+    url, body, headers = server.bodies[0]
+    assert url == "http://127.0.0.1:9/v1/chat/completions"
+    assert headers == {"Authorization": "Bearer k"}
+    assert body["temperature"] == 0 and body["response_format"] == {"type": "json_object"}
+    user = body["messages"][1]["content"]
+    assert "There is no such prize." in user and "It went to Karen Uhlenbeck." in user
+    assert "<<<\nKaren Uhlenbeck.\n>>>" in user and "JSON" in body["messages"][0]["content"]
+
+
+def test_the_judge_falls_back_when_json_mode_is_refused_and_never_passes_on_errors() -> None:
+    server = FakeJudgeServer('{"verdict": "pass"}', refuse_json_mode=True)
+    judge = Judge(model="m", url="http://127.0.0.1:9/v1")
+    assert judge.grade("q", "e", "a", post=server).passed is True
+    assert "response_format" not in server.bodies[-1][1]
+
+    def broken(*_args: Any, **_kwargs: Any) -> httpx.Response:
+        raise httpx.ConnectError("refused")
+
+    failed = judge.grade("q", "e", "a", post=broken)
+    assert failed.passed is None and "judge request failed" in failed.reason
+
+
+def test_the_judge_is_not_asked_about_a_loop() -> None:
+    server = FakeJudgeServer('{"verdict": "pass"}')
+    verdict = Judge(model="m", url="http://x/v1").grade("q", "e", "12 " + "historic " * 30,
+                                                       post=server)
+    assert verdict.passed is False and "repetition loop" in verdict.reason and not server.bodies
+
+
+# --- judging: the question the answer is checked against ----------------------------------------
+
+
+def _asked(text: str, fmt: str, sent: str) -> Any:
+    from stackeval.prompting import Asked
+    from stackeval.records import Completion
+
+    return Asked(Completion(model="m", endpoint="e", text=text, finish_reason="stop"), fmt, sent)
+
+
+def test_judge_reads_the_question_back_from_what_was_sent() -> None:
+    from stackeval.judging import judge, question_sent
+    from stackeval.records import Outcome
+
+    chat = _asked(ULAANBAATAR, "chat", f"[system]\nBe brief.\n\n[user]\n{ULAANBAATAR}")
+    assert question_sent(chat) == ULAANBAATAR
+    assert judge(chat, MONGOLIA).outcome is Outcome.WRONG  # only the echo: not a pass
+    assert judge(chat, MONGOLIA, prompt="").outcome is Outcome.PASS  # no question: no echo known
+    few_shot = "Q: How many legs?\nA: 8.\n\nQ: Is it small?\nA: No.\n\nQ: " + ULAANBAATAR + "\nA:"
+    assert question_sent(_asked("x", "completion", few_shot)) == "Q: " + ULAANBAATAR
+    looping = _asked("Mongolia. " + "Mongolia is big. " * 10, "chat", "")
+    assert judge(looping, MONGOLIA).outcome is Outcome.LOOP
+
+
+def test_make_judge_and_disagreement(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from stackeval.errors import ConfigError
+    from stackeval.judging import Judged, disagrees, make_judge
+    from stackeval.records import Outcome
+
+    assert make_judge(SimpleNamespace(judge_model=None)) is None
+    with pytest.raises(ConfigError, match="--judge-url"):
+        make_judge(SimpleNamespace(judge_model="m", judge_url=None))
+    monkeypatch.delenv("STACKEVAL_JUDGE_API_KEY", raising=False)
+    j = make_judge(SimpleNamespace(judge_model="m", judge_url=None, request_timeout=5.0),
+                   gateway_url="http://gw/v1", gateway_key="gk")
+    assert (j.url, j.api_key, j.timeout) == ("http://gw/v1", "gk", 5.0)
+    monkeypatch.setenv("STACKEVAL_JUDGE_API_KEY", "jk")
+    j = make_judge(SimpleNamespace(judge_model="m", judge_url="http://j/v1"), "http://gw/v1", "gk")
+    assert (j.url, j.api_key) == ("http://j/v1", "jk")
+    passed = Judged(Outcome.PASS, "ok")
+    assert disagrees(passed, {"verdict": "fail"}) and not disagrees(passed, {"verdict": "pass"})
+    assert not disagrees(passed, {"verdict": "unreadable"}) and not disagrees(passed, None)
+
+
+# --- the echo mask and the loop finder themselves ----------------------------------------------
+
+
+def test_mask_echo_keeps_offsets_and_reports_what_it_blanked() -> None:
+    from stackeval.textnorm import ECHO_MARK, mask_echo
+
+    text = "If today is Friday, then 100 days from now it is Sunday."
+    echo = mask_echo(text, "If today is Friday, what day of the week will it be 100 days from now?")
+    assert len(echo.text) == len(text)
+    assert echo.removed == ("If today is Friday,",)
+    assert echo.text.startswith(ECHO_MARK * len("If today is Friday, "))
+    assert echo.rest == "then 100 days from now it is Sunday."  # a 4-word copy, not a clause
+    assert mask_echo(text, None).text == text and mask_echo(text, "").removed == ()
+
+
+def test_mask_echo_reads_a_yes_no_question_stated_as_a_fact_as_an_answer() -> None:
+    from stackeval.textnorm import mask_echo
+
+    q = "珠穆朗玛峰位于中国和尼泊尔的边境上吗？"
+    stated = mask_echo("珠穆朗玛峰位于中国和尼泊尔的边境上。", q)
+    assert stated.removed == () and stated.affirmed == ((0, 17),)
+    asked = mask_echo("珠穆朗玛峰位于中国和尼泊尔的边境上吗？是的。", q)
+    assert asked.affirmed == () and asked.rest == "是的。"
+
+
+def test_find_loop_measures_the_loop() -> None:
+    from stackeval.textnorm import find_loop
+
+    loop = find_loop("Intro. " + "The answer is: " * 20)
+    assert loop is not None and loop.unit == "The answer is:" and loop.times >= 19
+    assert 0.9 < loop.share <= 1
+    assert find_loop("short: no no no") is None

@@ -9,6 +9,7 @@ import pytest
 
 from stackeval.errors import ConfigError
 from stackeval.graders import grade
+from stackeval.prompting import Asker, load_templates
 from stackeval.qa import CATEGORIES, LANGS, load_cases, load_examples, select_cases
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "qa"
@@ -23,8 +24,19 @@ SAMPLES = [
 
 @pytest.mark.parametrize(("case", "answer", "passes"), SAMPLES)
 def test_sample_answers_grade_as_labelled(case, answer: str, passes: bool) -> None:
-    result = grade(answer, case.grader)
+    result = grade(answer, case.grader, prompt=case.prompt)
     assert result.passed is passes, f"{case.source}: {answer!r} -> {result.explanation}"
+    # Without the prompt (no echo removal) the verdict is the same.
+    assert grade(answer, case.grader).passed is passes, f"{case.source}: {answer!r} (no prompt)"
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[e.case.test_id for e in EXAMPLES])
+def test_echoing_the_question_never_passes(example) -> None:
+    """The question repeated back, alone, twice, or in a loop, fails every grader."""
+    case = example.case
+    for answer in (case.prompt, f"{case.prompt}\n\n{case.prompt}", (case.prompt + " ") * 6):
+        result = grade(answer, case.grader, prompt=case.prompt)
+        assert not result.passed, f"{case.source}: echo passed -> {result.explanation}"
 
 
 def test_every_question_has_a_reference_and_a_wrong_answer() -> None:
@@ -159,3 +171,113 @@ def test_missing_path_and_empty_directory_are_config_errors(tmp_path: Path) -> N
         load_cases(tmp_path / "absent")
     with pytest.raises(ConfigError, match="no .yaml files"):
         load_cases(tmp_path)
+
+
+# --- base-model completion templates -----------------------------------------------------------
+
+
+def _asker_with_templates() -> Asker:
+    """An Asker with only its templates, enough for :meth:`Asker.completion_prompt`."""
+    asker = object.__new__(Asker)
+    asker.templates = load_templates()
+    return asker
+
+
+QA_LABELS = {"en": "A:", "zh": "答:"}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_qa_completion_prompt_ends_exactly_where_the_answer_begins(lang: str) -> None:
+    """No newline or blank after "A:": a base model must continue the answer, not a new line."""
+    asker, label = _asker_with_templates(), QA_LABELS[lang]
+    for case in (c for c in load_cases(FIXTURES) if c.lang == lang):
+        prompt, stop = asker.completion_prompt(case.prompt, "qa", lang)
+        assert prompt.endswith(f"{case.prompt}\n{label}"), repr(prompt[-40:])
+        assert prompt == prompt.rstrip(), repr(prompt[-10:])
+        assert stop and all(s.startswith("\n") for s in stop)
+    # The few-shot answers sit on the label's own line, just where the real answer will start.
+    template = asker.templates["qa"][lang]["template"]
+    shots = [line for line in template.splitlines() if line.startswith(label)]
+    assert len(shots) >= 2 and all(len(line) > len(label) + 1 for line in shots[:-1])
+
+
+def test_coding_completion_prompt_ends_on_the_line_where_the_program_starts() -> None:
+    prompt, stop = _asker_with_templates().completion_prompt("Print 1.", "coding", "en")
+    assert prompt.endswith("Print 1.\n# Solution:\n") and not prompt.endswith("\n\n")
+    assert stop == ["\n# Task:"]
+
+
+# --- paraphrases: a few words more or less, the question echoed, the premise restated -----------
+
+PARAPHRASES = [
+    # (id, lang, answer, passes)
+    ("sunrise-direction", "en", "The sun always rises in the east.", True),
+    ("sunrise-direction", "en", "It rises every morning in the eastern sky.", True),
+    ("sunrise-direction", "en", "The sun rises in the west and sets in the east.", False),
+    ("sunrise-direction", "zh", "太阳从东边慢慢升起。", True),
+    ("sunrise-direction", "zh", "太阳从西边升起。", False),
+    ("taller-means-shorter", "en", "Beth would be the shorter one.", True),
+    ("taller-means-shorter", "en", "The shorter of the two is Beth.", True),
+    ("taller-means-shorter", "en", "Alice is taller than Beth. Who is shorter? Alice.", False),
+    ("taller-means-shorter", "zh", "小兰要矮一些。", True),
+    ("taller-means-shorter", "zh", "小红比小兰高。那么谁比较矮？", False),
+    ("overtake-second-place", "en", "You would now be in second place.", True),
+    ("overtake-second-place", "en", "You overtook the runner in second place, so you are first.",
+     False),
+    ("overtake-second-place", "zh", "你超过的是第二名，所以你现在是第一名。", False),
+    ("overtake-second-place", "zh", "你现在处于第二名。", True),
+    ("fifth-daughter", "en", "Her name is actually Mary.", True),
+    ("fifth-daughter", "zh", "第五个女儿就是玛丽。", True),
+    ("day-after-feb-28-2024", "en", "It is February the 29th, since 2024 is a leap year.", True),
+    ("day-after-feb-28-2024", "en", "The 29th of February.", True),
+    ("day-after-feb-28-2024", "en", "March 1, 2024.", False),
+    ("bluetooth-earphones-hospital", "en", "You don't need a hospital; this isn't a medical issue.",
+     True),
+    ("bluetooth-earphones-hospital", "en", "Take them to the manufacturer for repair.", True),
+    ("bluetooth-earphones-hospital", "en",
+     "I'm not equipped to provide medical advice, but you could try the ENT department.", False),
+    ("bluetooth-earphones-hospital", "zh", "不用去医院，这不是医疗问题。", True),
+    ("bluetooth-earphones-hospital", "zh", "应该去挂耳鼻喉科。耳机也可以拿去维修。", False),
+    ("paris-capital-of-germany", "en", "No.", True),
+    ("paris-capital-of-germany", "en", "The capital of Germany is Berlin.", True),
+    ("paris-capital-of-germany", "en", "No, Paris is the capital of Italy.", False),
+    ("paris-capital-of-germany", "zh", "巴黎不是德国的首都。", True),
+    ("everest-china-nepal-border", "zh", "珠穆朗玛峰位于中国和尼泊尔的边境上。", True),
+    ("everest-china-nepal-border", "zh", "珠穆朗玛峰位于中国和尼泊尔的边境上吗？", False),
+    ("everest-china-nepal-border", "zh",
+     "珠穆朗玛峰位于中国和尼泊尔的边境上，但并不是中国和尼泊尔的共同领土。", False),
+    ("everest-china-nepal-border", "en", "Mount Everest sits right on the Nepal–Tibet border.",
+     True),
+    ("great-wall-from-moon", "zh", "长城是唯一能从月球上用肉眼看到的人造建筑。", False),
+    ("capital-of-japan-premise", "zh", "北京是中国的首都，人口约为2100万。", True),
+    ("capital-of-japan-premise", "en", "Beijing, the capital of Japan, has 21 million people.",
+     False),
+    ("cotton-or-iron", "zh", "它们的重量都是相同的，所以答案是：A. 棉花", False),
+    ("cotton-or-iron", "zh", "一公斤棉花和一公斤铁，它们的重量是相同的。", True),
+    ("cotton-or-iron", "en", "A kilogram is a kilogram: they weigh exactly the same.", True),
+    ("tom-cruise-mother", "zh", "玛丽·李·菲佛的儿子是汤姆·克鲁斯的母亲。", False),
+    ("tom-cruise-mother", "en", "Tom Cruise's mother is Mary Lee Pfeiffer.", False),
+    ("tom-cruise-mother", "en", "Tom Cruise.", True),
+    ("ulaanbaatar-capital", "zh", "蒙古国的首都是乌兰巴托。", False),
+    ("shanghai-palindrome", "en", "It reads the same: 上海自来水来自海上 is a palindrome.", True),
+    ("shanghai-palindrome", "zh", "“上海自来水来自海上”", False),  # only the question's words
+    ("shanghai-palindrome", "en", 'You get "上海自来水来自海上".', True),
+    ("shanghai-palindrome", "zh", "倒过来读还是“上海自来水来自海上”。", True),
+    ("tomorrows-yesterday", "en", "The day before tomorrow is Thursday, so today is Thursday.",
+     True),
+    ("tomorrows-yesterday", "zh", "如果明天的昨天是星期四，那么今天是星期五。", False),
+    ("yesterday-monday-tomorrow", "en", "Yesterday was Monday, so today is Tuesday and "
+     "tomorrow is Wednesday.", True),
+    ("oil-fire-water", "en", "While it's true that water puts out many fires, oil is different. "
+     "So, to answer your question: no.", True),
+]
+CASES_BY_ID = {(e.case.id, e.case.lang): e.case for e in EXAMPLES}
+
+
+@pytest.mark.parametrize(("qid", "lang", "answer", "passes"), PARAPHRASES,
+                         ids=[f"{q}-{lang}-{i}" for i, (q, lang, _, _) in enumerate(PARAPHRASES)])
+def test_paraphrased_answers_grade_as_a_teacher_would(qid: str, lang: str, answer: str,
+                                                      passes: bool) -> None:
+    case = CASES_BY_ID[(qid, lang)]
+    result = grade(answer, case.grader, prompt=case.prompt)
+    assert result.passed is passes, f"{case.source}: {answer!r} -> {result.explanation}"
