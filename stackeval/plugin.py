@@ -317,6 +317,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     """Stop the stack and write Allure's environment file (controller only)."""
     rt = runtime(session.config)
     rt.finish()
+    if not rt.worker and any(rt.run_dir.glob("qa*.jsonl")):
+        _save_grader_agreement(rt)
     alluredir = session.config.getoption("allure_report_dir", None)
     if alluredir and not rt.worker:
         env_file = rt.run_dir / "environment.json"
@@ -328,6 +330,21 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
                                      f"{m.get('quantization')} ctx={m.get('context_size')} "
                                      f"kind={m.get('kind')}")
         attach.write_environment(Path(alluredir), flat)
+
+
+def _save_grader_agreement(rt: Runtime) -> None:
+    """How far the graders that graded this run agree with the hand-labelled calibration set.
+
+    Measured now and saved with the run, since the report may be built after the graders change.
+    """
+    from stackeval.graders.calibration import measure_fixtures
+
+    try:
+        measured = measure_fixtures()
+    except (StackEvalError, KeyError) as exc:  # labels missing, or a label's question removed
+        log.warning("grader agreement not measured: %s", exc)
+        return
+    rt.writer.write_meta("grader_agreement", measured.to_dict())
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

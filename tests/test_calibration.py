@@ -99,3 +99,16 @@ def test_llm_judge_agreement_with_the_labels(capsys) -> None:
         print(f"\nLLM judge {judge.model} vs hand labels:")
         print(measured.table())
     assert measured.overall.n == len(LABELS)
+
+
+def test_agreement_is_saved_as_data_and_printed_next_to_accuracy():
+    from stackeval.graders.calibration import load_labels, measure_fixtures
+    from stackeval.report.sections import _agreement
+
+    saved = measure_fixtures().to_dict()
+    assert saved["overall"]["n"] == len(load_labels())
+    assert sum(f["n"] for f in saved["by_family"].values()) == saved["overall"]["n"]
+    (paragraph,) = _agreement(saved)
+    assert f"{saved['overall']['agreement']:.1%}" in paragraph.text
+    assert "hand-labelled" in paragraph.text
+    assert _agreement({}) == []

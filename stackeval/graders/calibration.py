@@ -165,6 +165,15 @@ class Measurement:
     # labels tagged echo or loop that the grader passed: must be none
     forbidden_passes: list[tuple[Label, Grade]] = field(default_factory=list)
 
+    def to_dict(self) -> dict[str, Any]:
+        """What a run saves (``grader_agreement.json``) and the report prints."""
+        def row(st: Stats) -> dict[str, Any]:
+            return {"n": st.n, "agreement": st.rate, "kappa": st.kappa,
+                    "false_pass": st.false_pass, "false_fail": st.false_fail}
+        return {"overall": row(self.overall),
+                "by_family": {k: row(v) for k, v in sorted(self.by_family.items())},
+                "echo_or_loop_passed": len(self.forbidden_passes)}
+
     def table(self) -> str:
         lines = [self.overall.line("overall")]
         lines += [s.line(name) for name, s in sorted(self.by_family.items())]

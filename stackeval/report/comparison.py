@@ -77,6 +77,8 @@ class Report:
     notes: tuple[str, ...] = field(default=())  # what could not be read, and why
     # suite -> every pair of models compared on the items both answered
     paired: Mapping[str, tuple[Paired, ...]] = field(default_factory=dict)
+    # the graders against fixtures/calibration when the run was graded (grader_agreement.json)
+    grader_agreement: Mapping[str, Any] = field(default_factory=dict)
 
     def speed_of(self, model: str, suite: str = "all") -> SpeedStats | None:
         """The speed row of a model in a suite, if it has one."""
@@ -155,4 +157,5 @@ def build_report(run_dir: Path, prices: Prices | None = None) -> Report:
         api_equivalent=api_equivalent(tokens, prices) if prices else {},
         paired={s: paired_comparisons(s, suite_records[s], models)
                 for s in ("qa", "coding") if suite_records[s]},
+        grader_agreement=_read_json(run_dir / "grader_agreement.json", notes),
         notes=tuple(notes))

@@ -7,6 +7,7 @@ figure was not measured), never as 0.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from stackeval import store
 from stackeval.report.blocks import (
@@ -112,6 +113,24 @@ def setup_section(report: Report) -> Section:
     return Section("Setup", "实验环境", tuple(blocks))
 
 
+def _agreement(agreement: Mapping[str, Any]) -> list[Block]:
+    """How far to trust the accuracies: the graders against the hand-labelled answers."""
+    overall = agreement.get("overall")
+    if not overall:
+        return []
+    families = "; ".join(
+        f"{name} {f['agreement']:.1%} of {f['n']}"
+        for name, f in (agreement.get("by_family") or {}).items())
+    kappa = overall.get("kappa")
+    kappa_text = "n/a" if kappa is None else f"{kappa:.2f}"
+    return [Paragraph(
+        f"The graders that graded this run agree with {overall['n']} hand-labelled answers "
+        f"(fixtures/calibration) on {overall['agreement']:.1%} (Cohen's κ {kappa_text}; "
+        f"{overall['false_pass']} false passes, {overall['false_fail']} false fails; "
+        f"{families}). The labels were also used to tune the graders, so unseen answers agree "
+        "somewhat less often.")]
+
+
 def qa_section(report: Report, charts: Mapping[str, Chart]) -> Section:
     """Accuracy overall, per category and per language."""
     if not report.suite_ran("qa"):
@@ -135,6 +154,7 @@ def qa_section(report: Report, charts: Mapping[str, Chart]) -> Section:
         "--repeats above 1 attempts of one question are not independent and the interval is "
         "too narrow); harness errors (timeouts, server errors, grader errors) are counted apart "
         "and left out of the denominator.")]
+    blocks += _agreement(report.grader_agreement)
     cats = sorted({c for s in report.qa.values() for c in s.by_category})
     blocks.append(Table(
         ("model", *(f"{c} {CATEGORY_ZH.get(c, '')}".strip() for c in cats)),
