@@ -28,7 +28,11 @@ def file(name: str, path: Path) -> None:
 
 
 def labels(**values: str) -> None:
-    """Set Allure labels (model, category, language, suite...)."""
+    """Set Allure labels (model, category, lang, suite...).
+
+    The question's language is ``lang``: allure-pytest already sets ``language`` (to the
+    Python implementation, e.g. cpython3), and a second ``language`` label would make two.
+    """
     for key, value in values.items():
         allure.dynamic.label(key, value)
 

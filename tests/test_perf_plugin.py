@@ -45,7 +45,8 @@ def _run_dir(pytester: pytest.Pytester) -> Path:
 
 def _results(pytester: pytest.Pytester) -> dict[str, dict]:
     out = {}
-    for f in (pytester.path / "reports" / "allure-results").glob("*-result.json"):
+    # Each run writes into its own results dir, named by the run id.
+    for f in (pytester.path / "reports" / "allure-results").glob("*/*-result.json"):
         data = json.loads(f.read_text())
         out[data["name"]] = data
     return out
@@ -74,7 +75,8 @@ def test_perf_run_writes_benchmark_json_telemetry_and_attachments(project):
     assert len(list((tel / "tests").glob("*.png"))) == 1
     result.stdout.fnmatch_lines(["*stackeval: telemetry*",
                                  "*telemetry: 2 test windows at 20 Hz*"])
-    globals_ = list((project.path / "reports" / "allure-results").glob("*-globals.json"))
+    globals_ = list((project.path / "reports" / "allure-results" / run.name)
+                    .glob("*-globals.json"))
     assert globals_ and "telemetry m:1b" in globals_[0].read_text()
 
 

@@ -51,6 +51,7 @@ def test_stack_source_survives_a_failing_pid_lookup_and_missing_docker(caplog):
 
     src = StackSource(flaky, containers=lambda: ["no-such-container-stackeval"])
     src.open()
+    time.sleep(0.02)  # CPU % needs an interval since the first reading
     with caplog.at_level(logging.INFO):
         assert "proc.harness.cpu_percent" in src.read()
         src.read()

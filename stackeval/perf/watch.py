@@ -3,22 +3,21 @@
 The sampler's own ProcessSource watches a fixed pid set chosen at start; a session-long sampler
 needs the set re-read on every tick (model servers load lazily, one at a time), containers
 picked up once the compose profile has started them, and this harness process on its own
-(without its children, which are the servers).
+(without its children, which are the servers). One ProcessSource follows the changing set, so
+a service that was already watched keeps its counters, and a new one has no CPU % on its first
+tick (there is no interval to divide by yet).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Mapping, Sequence
-
-import psutil
 
 from stackeval.stack.base import Stack
 from stackeval.telemetry import DockerSource, ProcessSource, SourceUnavailable
 
 log = logging.getLogger(__name__)
-
-_MIB = 1024 * 1024
 
 
 def stack_pids(stack: Stack | None) -> dict[str, int]:
@@ -44,27 +43,24 @@ class StackSource:
         self._get_containers = containers
         self.harness = harness
         self._pids: dict[str, int] = {}
-        self._procs: ProcessSource | None = None
+        self._procs = ProcessSource({})
         self._docker: DockerSource | None = None
         self._docker_tried: tuple[str, ...] = ()
-        self._self = psutil.Process()
+        self._self = ProcessSource({"harness": os.getpid()}, with_children=False)
 
     def open(self) -> None:
-        """Prime this process's CPU counter; services are found on each read."""
-        self._self.cpu_percent(interval=None)
+        """Take this process's first reading; services are found on each read."""
+        if self.harness:
+            self._self.open()
 
     def read(self) -> dict[str, float]:
         """Take one reading, re-resolving the service set first."""
         self._follow()
-        out: dict[str, float] = {}
-        if self._procs is not None:
-            out.update(self._procs.read())
+        out: dict[str, float] = self._procs.read()
         if self._docker is not None:
             out.update(self._docker.read())
         if self.harness:
-            with self._self.oneshot():
-                out["proc.harness.cpu_percent"] = self._self.cpu_percent(interval=None)
-                out["proc.harness.rss_mib"] = self._self.memory_info().rss / _MIB
+            out.update(self._self.read())
         return out
 
     def close(self) -> None:
@@ -72,7 +68,8 @@ class StackSource:
         if self._docker is not None:
             self._docker.close()
             self._docker = None
-        self._procs = None
+        self._procs.close()
+        self._self.close()
 
     def _follow(self) -> None:
         try:
@@ -80,16 +77,10 @@ class StackSource:
         except Exception:  # noqa: BLE001 -- the stack changed mid-read; keep the last set
             log.debug("reading stack pids failed", exc_info=True)
             pids = self._pids
-        if pids != self._pids:
+        if pids != self._pids or pids != self._procs.watching:
+            # Kept where unchanged; one not running yet is tried again on the next tick.
             self._pids = pids
-            self._procs = None
-            if pids:
-                procs = ProcessSource(pids)
-                try:
-                    procs.open()
-                    self._procs = procs
-                except SourceUnavailable as exc:
-                    log.debug("stack processes not running yet: %s", exc)
+            self._procs.update(pids)
         if self._docker is None:
             try:
                 names = tuple(self._get_containers())

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stackeval import progress
 from stackeval.errors import ConfigError, StackEvalError
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,58 @@ log = logging.getLogger(__name__)
 HISTORY_FILE = "allure-history.jsonl"
 CONFIG_FILE = "allurerc.json"
 HISTORY_LIMIT = 50
+RESULTS_DIR = "allure-results"
+RUN_META = "allure"  # <run dir>/allure.json names the results dir the run wrote into
+
+
+def run_results_dir(reports_dir: Path, run_id: str) -> Path:
+    """Where one run's Allure results go: ``<reports>/allure-results/<run id>``.
+
+    Every run has its own directory and no session ever cleans one, so a second pytest in the
+    same checkout cannot erase the results of a run still going.
+    """
+    return reports_dir / RESULTS_DIR / run_id
+
+
+def results_dir_of(run_dir: Path, reports_dir: Path) -> Path:
+    """The Allure results directory a saved run wrote into.
+
+    The run's own ``allure.json`` when present (it also covers ``--alluredir``), else the
+    per-run directory; results from before per-run directories lie directly in
+    ``<reports>/allure-results`` and are used when the run has no directory of its own.
+    """
+    try:
+        meta = json.loads((run_dir / f"{RUN_META}.json").read_text(encoding="utf-8"))
+        return Path(meta["results_dir"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    own = run_results_dir(reports_dir, run_dir.name)
+    legacy = reports_dir / RESULTS_DIR
+    if not own.exists() and any(legacy.glob("*-result.json")):
+        return legacy
+    return own
+
+
+def has_results(results_dir: Path) -> bool:
+    """True when the directory holds at least one test result."""
+    return results_dir.is_dir() and any(results_dir.glob("*-result.json"))
+
+
+def remove_if_empty(results_dir: Path) -> None:
+    """Remove a results dir that holds no test result (only the metadata this run wrote)."""
+    if not results_dir.is_dir() or has_results(results_dir):
+        return
+    for name in ("environment.properties", "categories.json", "executor.json"):
+        (results_dir / name).unlink(missing_ok=True)
+    try:
+        results_dir.rmdir()  # fails, and keeps the dir, if anything else is in it
+    except OSError:
+        pass
+
+
+def count_results(results_dir: Path) -> int:
+    """How many test results the directory holds."""
+    return sum(1 for _ in results_dir.glob("*-result.json")) if results_dir.is_dir() else 0
 
 
 @dataclass(frozen=True)
@@ -184,7 +237,7 @@ def generate(results_dir: Path, report_dir: Path, *, run_id: str, root: Path,
     Generating the same run twice does not add a second history point.
     """
     results_dir, report_dir = results_dir.resolve(), report_dir.resolve()
-    if not results_dir.is_dir() or not any(results_dir.glob("*-result.json")):
+    if not has_results(results_dir):
         raise ConfigError(f"{results_dir}: no Allure results (run the evals first: "
                           "pytest evals/ -m qa)")
     history = (history or report_dir.parent / HISTORY_FILE).resolve()
@@ -199,17 +252,40 @@ def generate(results_dir: Path, report_dir: Path, *, run_id: str, root: Path,
         shutil.rmtree(report_dir)  # generated output only; stale files would mix two reports
     cmd = [*allure_command(root), "generate", "--config", str(config), str(results_dir)]
     log.info("allure: %s", " ".join(cmd))
-    try:
-        done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=timeout_s,
-                              env={**os.environ, "NO_COLOR": "1"})
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise StackEvalError(f"allure generate failed to run: {exc}") from exc
+    progress.step("allure generate: %d results of run %s into %s (takes a few seconds to a "
+                  "minute)", count_results(results_dir), run_id, report_dir)
+    returncode, output = _run_with_heartbeat(cmd, root, timeout_s)
     index = report_dir / "index.html"
-    if done.returncode != 0 or not index.exists():
-        raise StackEvalError(f"allure generate exited {done.returncode} without {index}:\n"
-                             f"{(done.stdout + done.stderr)[-2000:]}")
+    if returncode != 0 or not index.exists():
+        raise StackEvalError(f"allure generate exited {returncode} without {index}:\n"
+                             f"{output[-2000:]}")
     _fix_single_file(index)
     return index
+
+
+def _run_with_heartbeat(cmd: list[str], root: Path, timeout_s: float,
+                        every_s: float = 15.0) -> tuple[int, str]:
+    """Run ``allure generate``, saying every ``every_s`` seconds that it is still at work."""
+    started = time.monotonic()
+    try:
+        with subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, env={**os.environ, "NO_COLOR": "1"}) as proc:
+            while True:
+                try:
+                    output, _ = proc.communicate(timeout=every_s)
+                    break
+                except subprocess.TimeoutExpired:
+                    elapsed = time.monotonic() - started
+                    if elapsed > timeout_s:
+                        proc.kill()
+                        proc.communicate()
+                        raise StackEvalError(f"allure generate did not finish within "
+                                             f"{timeout_s:.0f} s") from None
+                    progress.step("allure generate: still at work (%.0f s)", elapsed)
+    except OSError as exc:
+        raise StackEvalError(f"allure generate failed to run: {exc}") from exc
+    progress.step("allure generate: done in %.1f s", time.monotonic() - started)
+    return proc.returncode, output or ""
 
 
 _ANALYTICS = re.compile(r'<script async src="https://www\.googletagmanager\.com/[^"]*"></script>'

@@ -92,9 +92,17 @@ def _series(trace: Trace, patterns: Sequence[str], t0: float
     return tuple(ts), tuple(vs)
 
 
+# Process CPU % is of one core (200 = two cores busy), system CPU % of the whole machine
+# (100 = every core busy): two scales, so two panels, never one axis.
+PROCESS_CPU = "Process CPU % (100 = one core)"
+SYSTEM_CPU = "System CPU % (100 = all cores)"
+PROCESS_MEMORY = "Process memory MiB (RSS)"
+SYSTEM_MEMORY = "System memory used MiB"
 PANELS = {
-    "CPU %": ("proc.*.cpu_percent", "docker.*.cpu_percent", "cpu.percent"),
-    "Memory MiB": ("proc.*.rss_mib", "docker.*.mem_used_mib", "mem.used_mib"),
+    PROCESS_CPU: ("proc.*.cpu_percent", "docker.*.cpu_percent"),
+    SYSTEM_CPU: ("cpu.percent",),
+    PROCESS_MEMORY: ("proc.*.rss_mib", "docker.*.mem_used_mib"),
+    SYSTEM_MEMORY: ("mem.used_mib",),
     "GPU memory MiB": ("gpu*.mem_used_mib",),
     "GPU power W": ("gpu*.power_w",),
 }
@@ -105,15 +113,16 @@ def _panels(model: str | None) -> dict[str, tuple[str, ...]]:
     if model is None:
         return PANELS
     server = f"proc.server-{model}."
-    return {**PANELS, "CPU %": (server + "cpu_percent",), "Memory MiB": (server + "rss_mib",)}
+    return {**PANELS, PROCESS_CPU: (server + "cpu_percent",),
+            PROCESS_MEMORY: (server + "rss_mib",)}
 
 
 def _summarize(label: str, source: str, trace: Trace, t0: float,
                model: str | None) -> Resources:
     series = {name: _series(trace, pats, t0) for name, pats in _panels(model).items()}
     series = {k: v for k, v in series.items() if v[1]}
-    cpu = series.get("CPU %", ((), ()))[1]
-    mem = series.get("Memory MiB", ((), ()))[1]
+    cpu = series.get(PROCESS_CPU, ((), ()))[1]  # the table's "per core" figures
+    mem = series.get(PROCESS_MEMORY, ((), ()))[1] or series.get(SYSTEM_MEMORY, ((), ()))[1]
     gpu_mem = series.get("GPU memory MiB", ((), ()))[1]
     gpu_util = _series(trace, ("gpu*.util_percent",), t0)[1]
     energy = trace.energy()

@@ -33,6 +33,7 @@ from stackeval.stack.provision.ollama import NativeMetrics, OllamaClient
 from stackeval.stack.provision.one_api import OneApiClient, provision_one_api
 from stackeval.stack.provision.open_webui import OpenWebUIClient
 from stackeval.stack.readiness import HttpWait
+from stackeval.statefile import write_private
 
 log = logging.getLogger(__name__)
 
@@ -546,8 +547,7 @@ class ComposeStack(Stack):
         path = self.state_dir / "compose.json"
         data = {**self.describe(), "gateway_key": self.gateway_key,
                 **self._secrets}
-        path.write_text(json.dumps(data, indent=2))
-        path.chmod(0o600)
+        write_private(path, json.dumps(data, indent=2))
 
     # -- models ------------------------------------------------------------------------------
 

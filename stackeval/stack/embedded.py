@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from stackeval import progress
 from stackeval.config import Settings, usable_cores
 from stackeval.errors import ServerGone, StackError
 from stackeval.records import ServedModel
@@ -171,6 +172,7 @@ class EmbeddedStack(Stack):
             log.info("unloading %s to make room for %s", name, model)
             _stop_all(procs)
         procs = [self._server_process(spec, i) for i in range(len(self.ports[model]))]
+        progress.step("loading %s (%d server process(es))", model, len(procs))
         started = time.perf_counter()
         self._servers[model] = procs
         try:
@@ -185,7 +187,7 @@ class EmbeddedStack(Stack):
             raise
         load_s = time.perf_counter() - started
         self.load_times[model] = load_s
-        log.info("%s loaded in %.1f s", model, load_s)
+        progress.step("%s loaded in %.1f s", model, load_s)
 
     def release(self, model: str) -> None:
         """Stop the model's server now that its tests are done (not in eager/shared mode)."""
@@ -278,6 +280,7 @@ class EmbeddedStack(Stack):
         cfg_path = self.run_dir / "gateway.yaml"
         cfg_path.write_text(yaml.safe_dump(self.gateway_config(), sort_keys=False))
         self._gateway = self._gateway_process()
+        progress.step("starting the LiteLLM gateway on 127.0.0.1:%d", self.gateway_port)
         self._gateway.start()
         HttpWait(f"http://127.0.0.1:{self.gateway_port}/health/liveliness",
                  self.settings.start_timeout, hint="is litellm[proxy] installed in this venv?"

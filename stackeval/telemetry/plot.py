@@ -10,10 +10,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from stackeval.telemetry.trace import Trace
 
-# (panel title, column patterns); a panel with no matching data is left out.
+# (panel title, column patterns); a panel with no matching data is left out. Process CPU % is
+# of one core and system CPU % of the whole machine: two scales, so never one axis.
 PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("CPU %", ("cpu.percent", "proc.*.cpu_percent", "docker.*.cpu_percent")),
-    ("Memory MiB", ("mem.used_mib", "proc.*.rss_mib", "docker.*.mem_used_mib")),
+    ("System CPU %\n(100 = all cores)", ("cpu.percent",)),
+    ("Process CPU %\n(100 = one core)", ("proc.*.cpu_percent", "docker.*.cpu_percent")),
+    ("System memory\nused MiB", ("mem.used_mib",)),
+    ("Process memory\nMiB (RSS)", ("proc.*.rss_mib", "docker.*.mem_used_mib")),
     ("GPU util %", ("gpu*.util_percent",)),
     ("GPU memory MiB", ("gpu*.mem_used_mib",)),
     ("GPU power W", ("gpu*.power_w",)),
