@@ -10,10 +10,19 @@ import pytest
 
 from stackeval import attach
 from stackeval.errors import ClientError
-from stackeval.judging import Judged, attach_attempt, infra_outcome, judge, qa_result
+from stackeval.judging import (
+    Judged,
+    attach_attempt,
+    disagrees,
+    infra_outcome,
+    judge,
+    make_judge,
+    qa_result,
+    second_opinion,
+)
 from stackeval.plugin import models_for, runtime
 from stackeval.prompting import Asked
-from stackeval.qa import run_cases
+from stackeval.qa import DEFAULT_DIR, load_examples, run_cases
 from stackeval.records import Outcome, QACase
 
 # (the ask, or None when taken from a resumed run; the verdict; the saved record if resumed)
@@ -32,10 +41,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                              ids=[f"{m}-{c.test_id}" for m in models for c in cases])
 
 
-def ask_attempts(asker, writer, saved, settings, model: str, case: QACase) -> list[Attempt]:
+def ask_attempts(asker, writer, saved, settings, model: str, case: QACase,
+                 second=(None, {})) -> list[Attempt]:
     """Ask ``--repeats`` times; each attempt is graded and saved the moment it is answered.
 
-    On ``--resume`` an attempt the run already saved is taken from its record instead.
+    On ``--resume`` an attempt the run already saved is taken from its record instead. With
+    ``--judge-model`` (``second`` = the judge and the fixtures' sample answers) the judge's
+    verdict is saved beside the deterministic one.
     """
     served = asker.stack.served(model).to_dict()
     rid = settings.run_id
@@ -52,8 +64,14 @@ def ask_attempts(asker, writer, saved, settings, model: str, case: QACase) -> li
                                          str(exc), served).to_dict())
             raise
         verdict = judge(asked, case.grader, prompt=case.prompt)
-        writer.write("qa", qa_result(rid, model, case, repeat, verdict.outcome,
-                                     verdict.explanation, served, asked).to_dict())
+        record = qa_result(rid, model, case, repeat, verdict.outcome, verdict.explanation,
+                           served, asked).to_dict()
+        llm, examples = second
+        opinion = second_opinion(llm, case, asked.completion.text,
+                                 examples.get((case.id, case.lang)))
+        if opinion is not None:
+            record["judge"] = opinion | {"disagrees": disagrees(verdict, opinion)}
+        writer.write("qa", record)
         results.append((asked, verdict, None))
     return results
 
@@ -62,13 +80,28 @@ def _output_tokens(attempts: list[Attempt]) -> int:
     return sum((a.completion.output_tokens or 0) for a, _, _ in attempts if a is not None)
 
 
+@pytest.fixture(scope="session")
+def second_opinion_judge(asker, stackeval_settings):
+    """The optional LLM judge (--judge-model; default URL: the run's gateway) and the question
+    files' reference and wrong sample answers its rubric is built from."""
+    models = asker.stack.models()
+    gateway = asker.stack.endpoint(models[0]) if models else None
+    llm = make_judge(stackeval_settings, gateway.base_url if gateway else None,
+                     gateway.api_key if gateway else None)
+    if llm is None:
+        return None, {}
+    examples = load_examples(stackeval_settings.qa_dir or DEFAULT_DIR)
+    return llm, {(e.case.id, e.case.lang): e for e in examples}
+
+
 @pytest.fixture
-def attempts(request, model, case, answers, asker, record_writer, stackeval_settings):
+def attempts(request, model, case, answers, asker, record_writer, stackeval_settings,
+             second_opinion_judge):
     """This question's attempts, asked concurrently with the model's other questions."""
     return answers.result_for(
         request.node,
         lambda p: ask_attempts(asker, record_writer, answers.saved, stackeval_settings,
-                               p["model"], p["case"]),
+                               p["model"], p["case"], second_opinion_judge),
         _output_tokens)
 
 

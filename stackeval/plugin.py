@@ -182,11 +182,20 @@ class Runtime:
         return env
 
     def finish(self) -> None:
-        """Stop what this process owns (the last xdist worker stops the shared stack)."""
+        """Stop what this process owns (the last xdist worker stops the shared stack).
+
+        Asks still in flight (a session cut short) end when their servers stop; the client is
+        closed last, since closing it does not interrupt a read that is already waiting.
+        """
         self.pool.close()
         self.writer.closing = True
-        if self._client is not None:
-            self._client.close()
+        try:
+            self._stop_stack()
+        finally:
+            if self._client is not None:
+                self._client.close()
+
+    def _stop_stack(self) -> None:
         load_times = getattr(self._stack, "load_times", None)
         if load_times:
             self.writer.write_meta(f"load_times{'-' + self.worker if self.worker else ''}",

@@ -42,7 +42,8 @@ def test_answer_through_gateway_and_direct(tmp_path, smollm):
         bare = httpx.post(stack.endpoint(MODEL).base_url + "/chat/completions",
                           json={"model": MODEL, "messages": question}, timeout=30)
         served = stack.served(MODEL)
-        pids = [p.pid for p in stack._servers.values()] + [stack._gateway.pid]
+        pids = [p.pid for procs in stack._servers.values() for p in procs] + [
+            stack._gateway.pid]
     assert via_gateway.text and via_gateway.output_tokens > 0
     assert via_gateway.token_source.value == "server_usage"
     assert direct.server_timings and direct.server_timings["predicted_n"] == direct.output_tokens
@@ -59,7 +60,7 @@ def test_one_model_loaded_at_a_time(tmp_path, smollm):
     settings = Settings(models=("a", "b"), reports_dir=tmp_path, max_loaded_models=1)
     with EmbeddedStack(settings, models) as stack:
         stack.acquire("a")
-        pid_a = stack._servers["a"].pid
+        pid_a = stack._servers["a"][0].pid
         stack.acquire("b")
         assert list(stack._servers) == ["b"]
         with pytest.raises(OSError):
@@ -73,7 +74,7 @@ def test_dead_server_fails_fast(tmp_path, smollm):
     with EmbeddedStack(settings, [smollm]) as stack, StreamingClient(
             alive_check=stack.check_alive, retries=3, backoff_s=5) as client:
         stack.acquire(MODEL)
-        os.kill(stack._servers[MODEL].pid, signal.SIGKILL)
+        os.kill(stack._servers[MODEL][0].pid, signal.SIGKILL)
         started = time.perf_counter()
         with pytest.raises(ServerGone, match="has exited"):
             client.chat(stack.endpoint(MODEL), [{"role": "user", "content": "hi"}])

@@ -91,7 +91,9 @@ class ContinueAsker:
             raise ConfigError(f"--client=continue: {model} is a base model; Continue chats")
         self.asker.prepare(model)
         endpoint = self.stack.endpoint(model)
-        timeout = self.settings.request_timeout * 2  # Continue may call the model twice (tools)
+        # Like the direct client's read timeout: cn is stopped only when nothing has passed
+        # between it and the model for this long (a long answer may take minutes in all).
+        timeout = self.settings.request_timeout
         with tempfile.TemporaryDirectory(prefix="stackeval-cn-") as tmp, \
                 ContinueTap(endpoint.base_url, timeout) as tap:
             work, home = Path(tmp) / "work", Path(tmp) / "home"
@@ -107,12 +109,7 @@ class ContinueAsker:
                    "CONTINUE_METRICS_ENABLED": "0", "CONTINUE_CLI_ENABLE_TELEMETRY": "0",
                    "NO_COLOR": "1"}
             t0 = time.perf_counter()
-            try:
-                proc = subprocess.run(argv, cwd=work, env=env, text=True, capture_output=True,
-                                      timeout=timeout, check=False, stdin=subprocess.DEVNULL)
-            except subprocess.TimeoutExpired as exc:
-                raise RequestTimeout(f"cn for model {model!r} gave no answer within "
-                                     f"{timeout:.0f} s") from exc
+            proc = _run_while_active(argv, work, env, tap, timeout, model)
             t1 = time.perf_counter()
             exchanges = list(tap.exchanges)
             secret = endpoint.api_key or "\0"
@@ -183,3 +180,21 @@ def _call(ex: Exchange) -> dict[str, Any]:
 
 def _redacted(config: dict[str, Any]) -> dict[str, Any]:
     return {**config, "models": [{**m, "apiKey": "***"} for m in config["models"]]}
+
+
+def _run_while_active(argv: list[str], cwd: Path, env: dict[str, str], tap: ContinueTap,
+                      idle_s: float, model: str) -> subprocess.CompletedProcess[str]:
+    """Run cn to the end, killing it once ``idle_s`` pass with no traffic through the tap."""
+    with subprocess.Popen(argv, cwd=cwd, env=env, text=True, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, stdin=subprocess.DEVNULL) as popen:
+        tap.last_activity = time.monotonic()
+        while True:
+            try:
+                out, err = popen.communicate(timeout=1.0)
+                return subprocess.CompletedProcess(argv, popen.returncode, out, err)
+            except subprocess.TimeoutExpired:
+                if time.monotonic() - tap.last_activity > idle_s:
+                    popen.kill()
+                    popen.communicate()
+                    raise RequestTimeout(f"cn for model {model!r}: nothing from the model for "
+                                         f"{idle_s:.0f} s") from None

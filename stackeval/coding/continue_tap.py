@@ -46,6 +46,7 @@ class ContinueTap:
         self.upstream = upstream.rstrip("/")
         self.timeout_s = timeout_s
         self.exchanges: list[Exchange] = []
+        self.last_activity = time.monotonic()  # a request or a streamed line passed through
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -90,6 +91,7 @@ class ContinueTap:
 
     def _forward(self, h: BaseHTTPRequestHandler) -> None:
         raw = h.rfile.read(int(h.headers.get("Content-Length") or 0))
+        self.last_activity = time.monotonic()
         try:
             body = json.loads(raw or b"{}")
         except ValueError:
@@ -114,6 +116,7 @@ class ContinueTap:
                 h.end_headers()
                 streamed = "text/event-stream" in ctype
                 for line in resp.iter_lines():
+                    self.last_activity = time.monotonic()
                     h.wfile.write(line.encode() + b"\n")
                     h.wfile.flush()
                     if streamed and status == 200:

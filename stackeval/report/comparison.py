@@ -79,6 +79,8 @@ class Report:
     paired: Mapping[str, tuple[Paired, ...]] = field(default_factory=dict)
     # the graders against fixtures/calibration when the run was graded (grader_agreement.json)
     grader_agreement: Mapping[str, Any] = field(default_factory=dict)
+    # model -> (answers the LLM judge read, answers where it disagreed with the graders)
+    judge_disagreements: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
     def speed_of(self, model: str, suite: str = "all") -> SpeedStats | None:
         """The speed row of a model in a suite, if it has one."""
@@ -117,6 +119,17 @@ def _setups(env: Mapping[str, Any], qa_records: list[dict[str, Any]]) -> dict[st
             fields = {k: v for k, v in served.items() if k in known and k != "name"}
             out[name] = ModelSetup(name=name, **fields)
     return out
+
+
+def _judge_disagreements(qa_records: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
+    counts: dict[str, list[int]] = {}
+    for r in qa_records:
+        opinion = r.get("judge")
+        if isinstance(opinion, Mapping) and opinion.get("verdict") in ("pass", "fail"):
+            c = counts.setdefault(r["model"], [0, 0])
+            c[0] += 1
+            c[1] += bool(opinion.get("disagrees"))
+    return {m: (n, k) for m, (n, k) in counts.items()}
 
 
 # -- entry point --------------------------------------------------------------------------------
@@ -158,4 +171,5 @@ def build_report(run_dir: Path, prices: Prices | None = None) -> Report:
         paired={s: paired_comparisons(s, suite_records[s], models)
                 for s in ("qa", "coding") if suite_records[s]},
         grader_agreement=_read_json(run_dir / "grader_agreement.json", notes),
+        judge_disagreements=_judge_disagreements(suite_records["qa"]),
         notes=tuple(notes))

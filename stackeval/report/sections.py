@@ -155,6 +155,12 @@ def qa_section(report: Report, charts: Mapping[str, Chart]) -> Section:
         "too narrow); harness errors (timeouts, server errors, grader errors) are counted apart "
         "and left out of the denominator.")]
     blocks += _agreement(report.grader_agreement)
+    if report.judge_disagreements:
+        per_model = "; ".join(f"{m} disagrees on {k} of {n} answers"
+                              for m, (n, k) in report.judge_disagreements.items())
+        blocks.append(Paragraph(f"LLM judge (--judge-model) against the deterministic graders: "
+                                f"{per_model}. Each record's \"judge\" field has its verdict "
+                                "and reason."))
     cats = sorted({c for s in report.qa.values() for c in s.by_category})
     blocks.append(Table(
         ("model", *(f"{c} {CATEGORY_ZH.get(c, '')}".strip() for c in cats)),
