@@ -299,6 +299,9 @@ class ProgressLines:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         for model, progress in runtime(self.config).pool.progress.items():
             if progress.done < progress.submitted and reporter is not None:
+                # After -q's dots write_line does not start a new line by itself.
+                if getattr(reporter._tw, "width_of_current_line", 0):
+                    reporter.write("\n")
                 reporter.write_line(f"[stackeval] {progress.line(model)}")
 
 
