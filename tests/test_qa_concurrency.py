@@ -11,14 +11,16 @@ pytest_plugins = ["pytester"]
 pytestmark = pytest.mark.integration
 
 EVALS = Path(__file__).resolve().parent.parent / "evals" / "test_qa.py"
-ARGS = ("--models", "smollm2:135m", "-k", "capital-of", "--max-tokens", "24", "--replicas", "1",
-        "--parallel", "4", "-p", "no:randomly")
+# Options in --name=value form: before the plugin is loaded, pytest takes a separate value that
+# names an existing directory (the second run's --reports-dir) for a path argument.
+ARGS = ("--models=smollm2:135m", "-k", "capital-of", "--max-tokens=24", "--replicas=1",
+        "--parallel=4", "-p", "no:randomly")
 
 
 def run(pytester, reports: Path, *extra: str):
     pytester.makeconftest('pytest_plugins = ["stackeval.plugin"]')
     pytester.makepyfile(test_qa=EVALS.read_text())
-    result = pytester.runpytest_subprocess(*ARGS, "--reports-dir", str(reports), *extra)
+    result = pytester.runpytest_subprocess(*ARGS, f"--reports-dir={reports}", *extra)
     assert result.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED), result.stdout.str()
     assert "error" not in result.parseoutcomes()
     return result
@@ -70,8 +72,8 @@ def test_llm_judge_verdict_is_saved_beside_the_graders_and_reported(pytester, tm
     pytester.makepyfile(test_qa=EVALS.read_text())
     # The judge is a model on the run's own gateway (smollm2 judging itself: real, if weak).
     result = pytester.runpytest_subprocess(
-        "--models", "smollm2:135m", "-k", "capital-of-australia", "--max-tokens", "24",
-        "--judge-model", "smollm2:135m", "--reports-dir", str(reports), "-p", "no:randomly")
+        "--models=smollm2:135m", "-k", "capital-of-australia", "--max-tokens=24",
+        "--judge-model=smollm2:135m", f"--reports-dir={reports}", "-p", "no:randomly")
     assert "error" not in result.parseoutcomes(), result.stdout.str()
     (run_dir,) = (reports / "runs").iterdir()
     recs = records(run_dir)
