@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
@@ -12,21 +11,12 @@ from stackeval.coding.cases import run_case
 from stackeval.coding.checkers import CodeOutcome, check_code
 from stackeval.coding.runner import evaluate_answer
 from stackeval.coding.tasks import CodingTask, load_bashlab, load_humaneval, load_python_tasks
-from stackeval.errors import SandboxError
-from stackeval.sandbox import BwrapSandbox, Sandbox
+from stackeval.sandbox import Sandbox
 
 
 @pytest.fixture(scope="module")
-def sandbox() -> Sandbox:
-    sandbox = BwrapSandbox()
-    try:
-        sandbox.probe()
-    except SandboxError as exc:
-        # In CI a missing tool is a broken setup, not a reason to skip.
-        if os.environ.get("CI"):
-            pytest.fail(f"bubblewrap is not usable in CI (.ci/run must install it): {exc}")
-        pytest.skip(f"bubblewrap not usable here: {exc}")
-    return sandbox
+def sandbox(bwrap_sandbox: Sandbox) -> Sandbox:
+    return bwrap_sandbox
 
 
 HUMANEVAL = load_humaneval(limit=5)

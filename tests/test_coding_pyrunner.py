@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections import Counter, OrderedDict, namedtuple
 
 import pytest
@@ -19,22 +18,14 @@ from stackeval.coding.cases import python_cases, record
 from stackeval.coding.checkers import CodeOutcome, check_code
 from stackeval.coding.runner import evaluate_answer
 from stackeval.coding.tasks import load_humaneval
-from stackeval.errors import SandboxError
-from stackeval.sandbox import BwrapSandbox, ExecResult, Sandbox
+from stackeval.sandbox import ExecResult, Sandbox
 
 HUMANEVAL = {t.id: t for t in load_humaneval()}
 
 
 @pytest.fixture(scope="module")
-def sandbox() -> Sandbox:
-    sandbox = BwrapSandbox()
-    try:
-        sandbox.probe()
-    except SandboxError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"bubblewrap is not usable in CI (.ci/run must install it): {exc}")
-        pytest.skip(f"bubblewrap not usable here: {exc}")
-    return sandbox
+def sandbox(bwrap_sandbox: Sandbox) -> Sandbox:
+    return bwrap_sandbox
 
 
 # ---- plain data ---------------------------------------------------------------------------

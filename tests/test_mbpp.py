@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -11,8 +10,8 @@ import pytest
 from stackeval.coding import build_prompt, evaluate_answer
 from stackeval.coding.checkers import CodeOutcome
 from stackeval.coding.mbpp import load, load_all, load_template, parse_spec, suites_with
-from stackeval.errors import ConfigError, SandboxError
-from stackeval.sandbox import BwrapSandbox, Sandbox
+from stackeval.errors import ConfigError
+from stackeval.sandbox import Sandbox
 
 pytest_plugins = ["pytester"]
 
@@ -46,15 +45,8 @@ ROWS = [
 
 
 @pytest.fixture(scope="module")
-def sandbox() -> Sandbox:
-    sandbox = BwrapSandbox()
-    try:
-        sandbox.probe()
-    except SandboxError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"bubblewrap is not usable in CI (.ci/run must install it): {exc}")
-        pytest.skip(f"bubblewrap not usable here: {exc}")
-    return sandbox
+def sandbox(bwrap_sandbox: Sandbox) -> Sandbox:
+    return bwrap_sandbox
 
 
 @pytest.fixture
