@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from stackeval.coding import bashlab, datagen
+from stackeval.coding.bashlab.weblog import _IPV4, weblog_requests
+from stackeval.coding.bashlab.worldcup import worldcup_players
 from stackeval.coding.cases import Case, check_verdicts
 from stackeval.coding.checkers import CodeOutcome, CodeRun
 from stackeval.errors import ConfigError
@@ -43,7 +45,7 @@ def test_worldcup_data_has_the_course_files_traits() -> None:
     text = datagen.worldcup_tsv()
     lines = text.splitlines()
     assert all(line.count("\t") == 11 and line.endswith("\t\t") for line in lines)  # 2 empty
-    players = bashlab.worldcup_players(text)
+    players = worldcup_players(text)
     assert len(players) == 736
     raw_names = [line.split("\t")[8] for line in lines[1:]]
     names = [name for _, _, name in players]
@@ -67,11 +69,11 @@ def test_worldcup_data_has_the_course_files_traits() -> None:
 
 
 def test_weblog_data_has_the_course_logs_traits() -> None:
-    rows = bashlab.weblog_requests(datagen.weblog_tsv())
+    rows = weblog_requests(datagen.weblog_tsv())
     hosts = Counter(h for h, _, _ in rows)
     top = [h for h, _ in hosts.most_common(10)]
-    assert any(bashlab._IPV4.fullmatch(h) for h in top)
-    assert any(h[0].isdigit() and not bashlab._IPV4.fullmatch(h) for h in top)  # a trap
+    assert any(_IPV4.fullmatch(h) for h in top)
+    assert any(h[0].isdigit() and not _IPV4.fullmatch(h) for h in top)  # a trap
     assert any("?" in u and "," in u for _, u, _ in rows)
     assert "-" in {row[6] for row in datagen.weblog_rows()}  # bytes "-"
 
@@ -122,7 +124,7 @@ def test_a_data_file_that_cannot_be_read_is_a_clear_error() -> None:
 
 
 def _reference_lines(option: str) -> dict[str, str]:
-    players = bashlab.worldcup_players(datagen.worldcup_tsv())
+    players = worldcup_players(datagen.worldcup_tsv())
     lengths = {n: len(n) for _, _, n in players}
     longest = sorted({n for n, k in lengths.items() if k == max(lengths.values())})
     shortest = sorted({n for n, k in lengths.items() if k == min(lengths.values())})
@@ -156,7 +158,7 @@ def test_name_labels_are_checked() -> None:
 
 def test_age_bands_bind_numbers_to_their_label() -> None:
     case = _case("worldcup", "--age")
-    ages = [a for _, a, _ in bashlab.worldcup_players(datagen.worldcup_tsv())]
+    ages = [a for _, a, _ in worldcup_players(datagen.worldcup_tsv())]
     n = len(ages)
     young, mid, old = (sum(1 for a in ages if a < 20), sum(1 for a in ages if 20 <= a <= 30),
                        sum(1 for a in ages if a > 30))
@@ -179,7 +181,7 @@ def test_age_bands_bind_numbers_to_their_label() -> None:
 
 def test_a_foreign_position_may_stand_alone_or_be_merged_but_not_both() -> None:
     case = _case("worldcup", "--position")
-    counts = Counter(p for p, _, _ in bashlab.worldcup_players(datagen.worldcup_tsv()))
+    counts = Counter(p for p, _, _ in worldcup_players(datagen.worldcup_tsv()))
     total = sum(counts.values())
 
     def out(rows: dict[str, int]) -> str:
@@ -195,7 +197,7 @@ def test_a_foreign_position_may_stand_alone_or_be_merged_but_not_both() -> None:
 
 
 def test_weblog_top_lists_read_urls_with_commas_and_status_labels() -> None:
-    rows = bashlab.weblog_requests(datagen.weblog_tsv())
+    rows = weblog_requests(datagen.weblog_tsv())
     urls = Counter(u for _, u, _ in rows)
     case = _case("weblog", "--top-urls")
     listing = "".join(f"{u}\t{k}\n" for u, k in urls.most_common(100))

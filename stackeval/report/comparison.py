@@ -94,6 +94,11 @@ class Report:
 # -- readers ------------------------------------------------------------------------------------
 
 
+def title(report: Report) -> str:
+    """The report's title line."""
+    return f"Model comparison report — run {report.run_id}"
+
+
 def _read_json(path: Path, notes: list[str]) -> dict[str, Any]:
     if not path.exists():
         return {}

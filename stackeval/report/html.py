@@ -6,17 +6,8 @@ import base64
 from html import escape
 from pathlib import Path
 
-from stackeval.report.comparison import Report
-from stackeval.report.sections import (
-    DASH,
-    NOT_RUN,
-    Bullets,
-    Figure,
-    Paragraph,
-    Section,
-    Table,
-    title,
-)
+from stackeval.report.blocks import DASH, NOT_RUN, Bullets, Figure, Paragraph, Section, Table
+from stackeval.report.comparison import Report, title
 
 CSS = """
 body { font-family: system-ui, "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", sans-serif;

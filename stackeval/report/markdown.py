@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from stackeval.report.comparison import Report
-from stackeval.report.sections import Bullets, Figure, Paragraph, Section, Table, title
+from stackeval.report.blocks import Bullets, Figure, Paragraph, Section, Table
+from stackeval.report.comparison import Report, title
 
 
 def _cell(text: str) -> str:

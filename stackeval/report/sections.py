@@ -389,8 +389,3 @@ def _clients(report: Report) -> list[Section]:
     """Direct vs Continue CLI, only when some coding answer came through Continue."""
     section = clients_section(store.read_records(report.run_dir, "coding"))
     return [section] if section is not None else []
-
-
-def title(report: Report) -> str:
-    """The report's title line."""
-    return f"Model comparison report — run {report.run_id}"
