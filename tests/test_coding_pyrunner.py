@@ -13,7 +13,7 @@ from collections import Counter, OrderedDict, namedtuple
 
 import pytest
 
-from stackeval.coding import pyrunner
+from stackeval.coding import plaindata
 from stackeval.coding.cases import python_cases, record
 from stackeval.coding.checkers import CodeOutcome, check_code
 from stackeval.coding.runner import evaluate_answer
@@ -42,13 +42,13 @@ Point = namedtuple("Point", "x y")
     ids=repr,
 )
 def test_plain_data_round_trips(value: object) -> None:
-    data = json.loads(json.dumps(pyrunner.encode(value)))
-    again = pyrunner.decode(data)
+    data = json.loads(json.dumps(plaindata.encode(value)))
+    again = plaindata.decode(data)
     assert again == value and type(again) is type(value)
 
 
 def test_nan_round_trips() -> None:
-    assert math.isnan(pyrunner.decode(json.loads(json.dumps(pyrunner.encode(float("nan"))))))
+    assert math.isnan(plaindata.decode(json.loads(json.dumps(plaindata.encode(float("nan"))))))
 
 
 def test_subclasses_become_their_builtin_type() -> None:
@@ -58,11 +58,11 @@ def test_subclasses_become_their_builtin_type() -> None:
 
         __hash__ = int.__hash__
 
-    assert pyrunner.decode(pyrunner.encode(Liar(3))) == 3
-    assert type(pyrunner.decode(pyrunner.encode(Liar(3)))) is int
-    assert pyrunner.decode(pyrunner.encode(Point(1, 2))) == (1, 2)
-    assert pyrunner.decode(pyrunner.encode(OrderedDict(a=1))) == {"a": 1}
-    assert pyrunner.decode(pyrunner.encode(Counter("aab"))) == {"a": 2, "b": 1}
+    assert plaindata.decode(plaindata.encode(Liar(3))) == 3
+    assert type(plaindata.decode(plaindata.encode(Liar(3)))) is int
+    assert plaindata.decode(plaindata.encode(Point(1, 2))) == (1, 2)
+    assert plaindata.decode(plaindata.encode(OrderedDict(a=1))) == {"a": 1}
+    assert plaindata.decode(plaindata.encode(Counter("aab"))) == {"a": 2, "b": 1}
 
 
 def test_anything_else_is_not_plain_data() -> None:
@@ -74,12 +74,12 @@ def test_anything_else_is_not_plain_data() -> None:
         __class__ = property(lambda self: int)  # isinstance() would believe it
 
     for value in (Anything(), Forged(), iter([1]), range(3), object(), print):
-        with pytest.raises(pyrunner.NotPlainData):
-            pyrunner.encode(value)
+        with pytest.raises(plaindata.NotPlainData):
+            plaindata.encode(value)
     deep: list = []
     deep.append(deep)
-    with pytest.raises(pyrunner.NotPlainData):
-        pyrunner.encode(deep)
+    with pytest.raises(plaindata.NotPlainData):
+        plaindata.encode(deep)
 
 
 @pytest.mark.parametrize(
@@ -90,23 +90,23 @@ def test_anything_else_is_not_plain_data() -> None:
 )
 def test_malformed_data_is_a_value_error(data: object) -> None:
     with pytest.raises(ValueError):
-        pyrunner.decode(data)
+        plaindata.decode(data)
 
 
 def test_results_are_validated() -> None:
     ok = [{"value": True}, {"raised": "IndexError: list index out of range", "line": 3}]
-    assert pyrunner.check_results(ok, 2) == ok
+    assert plaindata.check_results(ok, 2) == ok
     for bad in ([{"value": True}], [{"value": True, "x": 1}, {"value": 1}], "results",
                 [{"raised": 5}, {"value": 1}], [{"value": {"x": 1}}, {"value": 1}]):
         with pytest.raises(ValueError):
-            pyrunner.check_results(bad, 2)
+            plaindata.check_results(bad, 2)
 
 
 def test_the_writer_ignores_a_replaced_json_module(monkeypatch: pytest.MonkeyPatch) -> None:
-    dumps = pyrunner._writer()
+    dumps = plaindata.writer()
     monkeypatch.setattr(json, "dumps", lambda *a, **k: '{"status": "pass"}')
     monkeypatch.setattr(json.JSONEncoder, "encode", lambda self, o: '{"status": "pass"}')
-    data = {"results": [{"value": pyrunner.encode((1.5, "x", None, float("-inf")))}]}
+    data = {"results": [{"value": plaindata.encode((1.5, "x", None, float("-inf")))}]}
     assert json.loads(dumps(data)) == {
         "results": [{"value": {"tuple": [1.5, "x", None, float("-inf")]}}]
     }

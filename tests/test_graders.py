@@ -489,7 +489,7 @@ def test_make_judge_and_disagreement(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_mask_echo_keeps_offsets_and_reports_what_it_blanked() -> None:
-    from stackeval.textnorm import ECHO_MARK, mask_echo
+    from stackeval.echo import ECHO_MARK, mask_echo
 
     text = "If today is Friday, then 100 days from now it is Sunday."
     echo = mask_echo(text, "If today is Friday, what day of the week will it be 100 days from now?")
@@ -501,7 +501,7 @@ def test_mask_echo_keeps_offsets_and_reports_what_it_blanked() -> None:
 
 
 def test_mask_echo_reads_a_yes_no_question_stated_as_a_fact_as_an_answer() -> None:
-    from stackeval.textnorm import mask_echo
+    from stackeval.echo import mask_echo
 
     q = "珠穆朗玛峰位于中国和尼泊尔的边境上吗？"
     stated = mask_echo("珠穆朗玛峰位于中国和尼泊尔的边境上。", q)

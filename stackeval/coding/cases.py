@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stackeval.coding import pyrunner
+from stackeval.coding import plaindata
 from stackeval.coding.extract import humaneval_program
 from stackeval.coding.tasks import CodingTask
 from stackeval.errors import GraderError
 from stackeval.sandbox import ExecResult, Sandbox
 
 PYRUNNER = Path(__file__).with_name("pyrunner.py")
+PLAINDATA = Path(__file__).with_name("plaindata.py")  # pyrunner.py imports it
 # trusted runs (recording the tests, checking results, inspecting images) get a fixed limit:
 # their time depends on the tests, not on the candidate's speed
 TRUSTED_TIMEOUT_S = 60.0
@@ -135,7 +136,7 @@ def record(task: CodingTask, sandbox: Sandbox) -> Recording:
         reply = json.loads(result.stdout)
         calls, verdict = reply["calls"], reply["verdict"]
         for call in calls:
-            pyrunner.decode_call(call)
+            plaindata.decode_call(call)
     except (ValueError, KeyError, TypeError) as exc:
         raise GraderError(
             f"recording the tests of {task.id} failed in the {sandbox.name} sandbox "
@@ -162,7 +163,7 @@ def python_cases(task: CodingTask, code: str, sandbox: Sandbox) -> list[Case]:
             name="tests",
             files={"program.py": program},
             argv=("python3", "/harness/pyrunner.py", "call", "program.py"),
-            harness={"pyrunner.py": PYRUNNER.read_bytes()},
+            harness=_harness(),
             stdin=json.dumps(request).encode(),
             keep_stdout=True,
             judge=lambda result, box: _judge_python(task, recording, result, box),
@@ -234,7 +235,7 @@ def _parse_results(lines: list[str], calls: int, truncated: bool) -> tuple[dict[
     if set(reply) != {"results"}:
         return {}, "malformed results: unexpected fields in the reply"
     try:
-        pyrunner.check_results(reply["results"], calls)
+        plaindata.check_results(reply["results"], calls)
     except (ValueError, TypeError, RecursionError) as exc:
         return {}, f"malformed results: {str(exc)[:200]}"
     return reply, ""
@@ -247,9 +248,14 @@ def _trusted(sandbox: Sandbox, mode: str, request: dict[str, Any]) -> ExecResult
         [*_TRUSTED_PY, mode],
         timeout_s=TRUSTED_TIMEOUT_S,
         stdin=json.dumps(request).encode(),
-        harness={"pyrunner.py": PYRUNNER.read_bytes()},
+        harness=_harness(),
         keep_stdout=True,
     )
+
+
+def _harness() -> dict[str, bytes]:
+    """The Python harness's files, bound read-only under /harness."""
+    return {"pyrunner.py": PYRUNNER.read_bytes(), "plaindata.py": PLAINDATA.read_bytes()}
 
 
 def _messages(verdict: dict[str, Any]) -> list[str]:

@@ -16,13 +16,8 @@ one check is three sandbox runs, each reading JSON on stdin and writing one JSON
     runs ``check`` again with a stand-in that answers each call with the value the ``call`` run
     returned, and prints the verdict.
 
-Plain data: ``None``, bools, ints, floats and strings as JSON, lists as arrays, and one-key
-objects for the rest: ``{"tuple": [...]}``, ``{"set": [...]}``, ``{"frozenset": [...]}``,
-``{"dict": [[k, v], ...]}``, ``{"bytes": "hex"}``, ``{"complex": [re, im]}``. Subclasses of
-these become the built-in type, read through the built-in type's own methods, so an overridden
-``__eq__`` or ``__iter__`` never takes part; anything else is not plain data and fails the call.
-
-The harness host imports this module only for ``encode``/``decode``. Stdlib only.
+The values pass between the runs as plain data (:mod:`plaindata`, copied beside this file).
+Stdlib only.
 """
 
 from __future__ import annotations
@@ -30,133 +25,19 @@ from __future__ import annotations
 import ast
 import builtins
 import json
-import json.encoder
 import os
 import random
 import sys
 from typing import Any
 
+# In the sandbox this file runs as a script beside plaindata.py; nothing imports it.
+from plaindata import check_results, decode, decode_call, encode, shorten, writer
+
 SEED = 20240229  # record and check draw the same "random" test inputs
-_MAX_REPR = 300
-_TAGS = ("tuple", "set", "frozenset", "dict", "bytes", "complex")
-
-
-class NotPlainData(TypeError):
-    """A value that is not one of the built-in types the harness passes between runs."""
 
 
 class ReplayError(Exception):
     """The tests asked for a call that the recording does not have."""
-
-
-# ---- plain data ---------------------------------------------------------------------------
-
-
-def encode(value: Any, depth: int = 0) -> Any:
-    """``value`` as JSON-able plain data; ``NotPlainData`` for anything else."""
-    if depth > 100:
-        raise NotPlainData("nested more than 100 levels deep")
-    kind = type(value)  # the real type: isinstance() would trust a forged __class__
-    if value is None or kind is bool:
-        return value
-    if issubclass(kind, int):
-        return int.__int__(value)
-    if issubclass(kind, float):
-        return float.__float__(value)
-    if issubclass(kind, str):
-        return str.__str__(value)
-    if issubclass(kind, list):
-        return [encode(v, depth + 1) for v in list.__iter__(value)]
-    if issubclass(kind, tuple):
-        return {"tuple": [encode(v, depth + 1) for v in tuple.__iter__(value)]}
-    if issubclass(kind, dict):
-        items = dict.items(value)
-        return {"dict": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in items]}
-    if issubclass(kind, frozenset):
-        return {"frozenset": _sorted([encode(v, depth + 1) for v in frozenset.__iter__(value)])}
-    if issubclass(kind, set):
-        return {"set": _sorted([encode(v, depth + 1) for v in set.__iter__(value)])}
-    if issubclass(kind, bytes):
-        return {"bytes": bytes.hex(value)}
-    if issubclass(kind, bytearray):
-        return {"bytes": bytearray.hex(value)}
-    if issubclass(kind, complex):
-        return {"complex": [complex.real.__get__(value), complex.imag.__get__(value)]}
-    raise NotPlainData(f"a {kind.__name__} is not plain data (return built-in types)")
-
-
-def _sorted(items: list[Any]) -> list[Any]:
-    return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
-
-
-def decode(data: Any, depth: int = 0) -> Any:
-    """The value ``encode`` turned into ``data``; ``ValueError`` for anything malformed."""
-    if depth > 101:
-        raise ValueError("nested too deep")
-    kind = type(data)
-    if data is None or kind in (bool, int, float, str):
-        return data
-    if kind is list:
-        return [decode(v, depth + 1) for v in data]
-    if kind is not dict or len(data) != 1:
-        raise ValueError(f"not plain data: {_short(repr(data))}")
-    ((tag, body),) = data.items()
-    if tag not in _TAGS:
-        raise ValueError(f"unknown tag {_short(tag)!r}")
-    try:
-        if tag == "bytes":
-            if type(body) is not str:
-                raise ValueError("bytes need a hex string")
-            return bytes.fromhex(body)
-        if type(body) is not list:
-            raise ValueError(f"{tag} needs a list")
-        if tag == "complex":
-            real, imag = body
-            if type(real) not in (int, float) or type(imag) not in (int, float):
-                raise ValueError("complex needs two numbers")
-            return complex(real, imag)
-        items = [decode(v, depth + 1) for v in body]
-        if tag == "tuple":
-            return tuple(items)
-        if tag == "set":
-            return set(items)
-        if tag == "frozenset":
-            return frozenset(items)
-        if not all(type(pair) is tuple or type(pair) is list for pair in body):
-            raise ValueError("dict needs [key, value] pairs")
-        pairs = [(decode(p[0], depth + 1), decode(p[1], depth + 1)) for p in body if len(p) == 2]
-        if len(pairs) != len(body):
-            raise ValueError("dict needs [key, value] pairs")
-        return dict(pairs)
-    except TypeError as exc:  # an unhashable key or set member
-        raise ValueError(str(exc)) from exc
-
-
-def decode_call(call: Any) -> tuple[list[Any], dict[str, Any]]:
-    """The positional and keyword arguments of one recorded call."""
-    args, kwargs = decode(call)
-    if type(args) is not tuple or type(kwargs) is not dict:
-        raise ValueError("a call is (args, kwargs)")
-    if not all(type(k) is str for k in kwargs):
-        raise ValueError("keyword names must be strings")
-    return list(args), kwargs
-
-
-def check_results(results: Any, calls: int) -> list[dict[str, Any]]:
-    """The ``call`` run's results, validated: one per call, each a value or an exception."""
-    if type(results) is not list or len(results) != calls:
-        raise ValueError(f"expected {calls} results")
-    for item in results:
-        if type(item) is not dict:
-            raise ValueError("a result is an object")
-        if set(item) == {"value"}:
-            decode(item["value"])
-        elif set(item) <= {"raised", "line"} and type(item.get("raised")) is str:
-            if type(item.get("line")) not in (int, type(None)):
-                raise ValueError("line is a number")
-        else:
-            raise ValueError(f"unexpected result {_short(repr(item))}")
-    return results
 
 
 # ---- the three modes ----------------------------------------------------------------------
@@ -197,40 +78,11 @@ def _record(request: dict[str, Any]) -> dict[str, Any]:
     return {"calls": calls, "verdict": verdict}
 
 
-def _writer() -> Any:
-    """A JSON writer for plain data built from primitives taken now, before the candidate's
-    code runs: replacing ``json.dumps`` or ``JSONEncoder`` later does not reach it."""
-    quote = json.encoder.encode_basestring_ascii  # a C function
-    int_repr, float_repr, join = int.__repr__, float.__repr__, ", ".join
-    specials = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
-
-    def dumps(data: Any) -> str:
-        kind = type(data)
-        if data is None:
-            return "null"
-        if kind is bool:
-            return "true" if data else "false"
-        if kind is int:
-            return int_repr(data)
-        if kind is float:
-            text = float_repr(data)
-            return specials.get(text, text)
-        if kind is str:
-            return quote(data)
-        if kind is list:
-            return "[" + join([dumps(item) for item in data]) + "]"
-        if kind is dict:
-            return "{" + join([quote(k) + ": " + dumps(v) for k, v in data.items()]) + "}"
-        raise NotPlainData(f"cannot write a {kind.__name__}")
-
-    return dumps
-
-
 def _call(path: str, request: dict[str, Any]) -> int:
     """Import the candidate's program and call it once per recorded argument list."""
     channel = os.dup(1)  # our results; the candidate's prints go to stderr
     os.dup2(2, 1)
-    dumps = _writer()
+    dumps = writer()
     calls = request["calls"]
     reply: dict[str, Any]
     try:
@@ -282,7 +134,7 @@ class _Replay:
             return self._answer(self.answered[key])
         raise ReplayError(
             f"the tests called the function with arguments the recording does not have: "
-            f"{_short(repr(args))}"
+            f"{shorten(repr(args))}"
         )
 
     def _same(self, i: int, key: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
@@ -325,7 +177,7 @@ def _check(request: dict[str, Any]) -> dict[str, Any]:
     try:
         replay = _Replay(request["calls"], check_results(request["results"], len(request["calls"])))
     except (ValueError, TypeError, KeyError) as exc:
-        return {"status": "error", "error": f"malformed results: {_short(str(exc))}"}
+        return {"status": "error", "error": f"malformed results: {shorten(str(exc))}"}
     return _run_tests(request, replay)
 
 
@@ -349,7 +201,7 @@ def _run_tests(request: dict[str, Any], candidate: Any) -> dict[str, Any]:
     except BaseException as exc:  # noqa: BLE001 - the candidate's exception, or the tests'
         origin = getattr(exc, "stackeval_candidate", None)
         if origin is not None:
-            return {"status": "error", "error": _short(origin[0]), "line": origin[1]}
+            return {"status": "error", "error": shorten(origin[0]), "line": origin[1]}
         return {"status": "error", "error": _describe_exception(exc), "in_tests": True}
     return {"status": "pass"}
 
@@ -366,7 +218,7 @@ def describe(exc: AssertionError, source: str, path: str) -> dict[str, Any]:
         tb = tb.tb_next
     detail: dict[str, Any] = {"line": lineno}
     if str(exc):
-        detail["message"] = _short(str(exc))
+        detail["message"] = shorten(str(exc))
     if frame is None or lineno is None:
         return detail
     node = next(
@@ -379,7 +231,7 @@ def describe(exc: AssertionError, source: str, path: str) -> dict[str, Any]:
     )
     if node is None:
         return detail
-    detail["assert"] = _short(ast.get_source_segment(source, node) or "")
+    detail["assert"] = shorten(ast.get_source_segment(source, node) or "")
     test = node.test
     if isinstance(test, ast.Compare) and len(test.comparators) == 1:
         names = (
@@ -394,7 +246,7 @@ def describe(exc: AssertionError, source: str, path: str) -> dict[str, Any]:
                     frame.f_globals,
                     dict(frame.f_locals),
                 )
-                detail[name] = _short(repr(value))
+                detail[name] = shorten(repr(value))
             except Exception as err:  # noqa: BLE001 - re-evaluating is best effort
                 detail[name] = f"<{type(err).__name__} while re-evaluating>"
     return detail
@@ -407,7 +259,7 @@ def _describe_exception(exc: BaseException) -> str:
         text = type(exc).__name__
     if isinstance(exc, SyntaxError):
         text = f"SyntaxError: {exc.msg} (line {exc.lineno})"
-    return _short(text)
+    return shorten(text)
 
 
 def _line(exc: BaseException, path: str) -> int | None:
@@ -418,9 +270,6 @@ def _line(exc: BaseException, path: str) -> int | None:
         tb = tb.tb_next
     return lineno
 
-
-def _short(text: str) -> str:
-    return text if len(text) <= _MAX_REPR else text[: _MAX_REPR - 3] + "..."
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ import re
 import unicodedata
 from typing import NamedTuple
 
-from stackeval.textnorm import ECHO_MARK, Mention, normalize
+from stackeval.echo import ECHO_MARK
+from stackeval.textnorm import Mention, normalize
 
 _SENTENCE_END = re.compile(r"[。！？!?;；\n]|\.(?!\d)")
 _CLAUSE_END = re.compile(r"[。！？!?;；\n,，、:：]|\.(?!\d)")
