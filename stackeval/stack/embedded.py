@@ -2,29 +2,32 @@
 
 Model servers start lazily (``acquire``) and at most ``max_loaded_models`` run at once, so on a
 small machine each model is measured alone. The gateway plays One-API's part: one URL, one
-master key, routing by model name.
+master key, routing by model name (:mod:`stackeval.stack.gateway`). Both programs run from the
+runtime venv (:mod:`stackeval.stack.runtime`), installed on first start.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import logging
 import secrets
 import socket
-import sys
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from stackeval import progress
-from stackeval.config import Settings, usable_cores
+from stackeval.config import StackSettings, usable_cores
 from stackeval.errors import ServerGone, StackError
+from stackeval.models.catalog import ModelSpec
+from stackeval.models.pull import PulledModel
 from stackeval.records import ServedModel
+from stackeval.stack import runtime
 from stackeval.stack.base import Endpoint, Stack
+from stackeval.stack.gateway import VERSION as GATEWAY_VERSION
+from stackeval.stack.gateway import LiteLLMGateway, Route
 from stackeval.stack.process import ManagedProcess, sweep_orphans
 from stackeval.stack.readiness import HttpWait, log_tail
 
@@ -40,7 +43,7 @@ class ServerShape:
     threads: int
 
     @classmethod
-    def for_host(cls, settings: Settings, cores: int | None = None) -> ServerShape:
+    def for_host(cls, settings: StackSettings, cores: int | None = None) -> ServerShape:
         """Unset (0) values chosen from the host: single-thread replicas, one per usable core.
 
         One server with several threads is as fast only on an idle machine and collapses when
@@ -71,6 +74,17 @@ class LocalModel:
     ctx_size: int
     served: ServedModel
 
+    @classmethod
+    def from_pull(cls, spec: ModelSpec, pulled: PulledModel) -> LocalModel:
+        """A pulled file with the served-model facts its records carry."""
+        info = pulled.gguf
+        served = ServedModel(
+            name=spec.name, kind=spec.kind, file=pulled.path.name, sha256=pulled.sha256,
+            size_bytes=pulled.size_bytes, quantization=info.quantization or spec.quantization,
+            architecture=info.architecture, context_size=spec.n_ctx,
+        )
+        return cls(spec.name, pulled.path, spec.kind, spec.n_ctx, served)
+
 
 def free_port() -> int:
     """An unused TCP port on 127.0.0.1."""
@@ -79,41 +93,36 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _version(dist: str) -> str:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
-
-
 class EmbeddedStack(Stack):
     """llama.cpp servers (xllamacpp) behind a LiteLLM proxy, all child processes on 127.0.0.1."""
 
     profile = "embedded"
 
-    def __init__(self, settings: Settings, models: list[LocalModel], *, eager: bool = False,
+    def __init__(self, settings: StackSettings, models: Sequence[LocalModel], *, run_id: str,
+                 reports_dir: Path, eager: bool = False,
                  state: dict[str, Any] | None = None) -> None:
         self.settings = settings
         self._models = {m.name: m for m in models}
         self.eager = eager
         self.shape = ServerShape.for_host(settings)
-        self.run_dir = settings.reports_dir / "stack" / settings.run_id
-        self.server_version = f"llama.cpp server via xllamacpp {_version('xllamacpp')}"
-        self.gateway_version = f"LiteLLM proxy {_version('litellm')}"
+        self.run_id = run_id
+        self.run_dir = reports_dir / "stack" / run_id
+        self.server_version = f"llama.cpp server via xllamacpp {runtime.XLLAMACPP_VERSION}"
+        self.gateway_version = GATEWAY_VERSION
         state = state or {}
         self.master_key: str = (state.get("master_key") or settings.api_key
                                 or "sk-stackeval-" + secrets.token_hex(16))
         self.ports: dict[str, list[int]] = {m: list(p) for m, p in state.get("ports", {}).items()}
         self.gateway_port: int = state.get("gateway_port", 0)
         self._servers: OrderedDict[str, list[ManagedProcess]] = OrderedDict()
-        self._gateway: ManagedProcess | None = None
+        self._gateway: LiteLLMGateway | None = None
         self._attached = bool(state)
         self.load_times: dict[str, float] = {}  # seconds from spawn to healthy, per model
         for name, pids in state.get("server_pids", {}).items():
             self._servers[name] = [self._server_process(self._models[name], i, pid=pid)
                                    for i, pid in enumerate(pids)]
         if state.get("gateway_pid"):
-            self._gateway = self._gateway_process(pid=state["gateway_pid"])
+            self._gateway = self._new_gateway(pid=state["gateway_pid"])
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -221,70 +230,31 @@ class EmbeddedStack(Stack):
         suffix = f"-{replica}" if replica else ""  # replica 0 keeps the single-server names
         proc = ManagedProcess(
             name=f"llama-server[{m.name}]{suffix}",
-            argv=[sys.executable, "-m", "stackeval.stack.llama_server", "--model", str(m.path),
+            # The runtime venv's python (xllamacpp lives there); -P: the script's folder is not
+            # put on sys.path, where its sibling modules would shadow top-level names.
+            argv=[str(runtime.executable("python")), "-P", str(runtime.LLAMA_SERVER),
+                  "--model", str(m.path),
                   "--alias", m.name, "--port", str(self.ports[m.name][replica]),
                   "--ctx-size", str(self.settings.ctx_size or m.ctx_size),
                   "--parallel", str(self.shape.parallel),
                   "--threads", str(self.shape.threads)],
             log_path=self.run_dir / f"server-{safe}{suffix}.log",
-            run_id=self.settings.run_id,
+            run_id=self.run_id,
         )
         proc.pid = pid
         return proc
 
     # -- gateway -----------------------------------------------------------------------------
 
-    def gateway_config(self) -> dict[str, Any]:
-        """LiteLLM proxy config: one route per model name, a master key, offline cost map."""
-        routes = []
-        for m in self._models.values():
-            # Base models have no chat template: route them as text completions.
-            provider = "text-completion-openai" if m.kind == "base" else "openai"
-            # One deployment per replica under the same name; the router spreads requests.
-            routes += [{
-                "model_name": m.name,
-                "litellm_params": {"model": f"{provider}/{m.name}",
-                                   "api_base": f"http://127.0.0.1:{port}/v1",
-                                   "api_key": "none"},
-            } for port in self.ports[m.name]]
-        return {
-            "model_list": routes,
-            # LiteLLM reads the key from the environment, so no file on disk holds it.
-            "general_settings": {"master_key": "os.environ/STACKEVAL_GATEWAY_KEY"},
-            # Retries belong to our client, which records them; the gateway must not hide them.
-            "litellm_settings": {"drop_params": True, "telemetry": False, "num_retries": 0},
-            # least-busy: a replica with free slots gets the next request, so none queues
-            # behind another while a slot is idle.
-            "router_settings": {"num_retries": 0, "routing_strategy": "least-busy"},
-        }
-
-    def _gateway_process(self, pid: int | None = None) -> ManagedProcess:
-        proc = ManagedProcess(
-            name="litellm-gateway",
-            argv=[str(Path(sys.executable).with_name("litellm")), "--config",
-                  str(self.run_dir / "gateway.yaml"), "--host", "127.0.0.1",
-                  "--port", str(self.gateway_port), "--num_workers", "1"],
-            log_path=self.run_dir / "gateway.log",
-            run_id=self.settings.run_id,
-            env={"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY": "False",
-                 "LITELLM_LOG": "ERROR",
-                 # LiteLLM aborts a stream that repeats a chunk 100 times with a 500; a looping
-                 # small model is a wrong answer to grade, not an infrastructure error.
-                 "REPEATED_STREAMING_CHUNK_LIMIT": "1000000",
-                 "STACKEVAL_GATEWAY_KEY": self.master_key},
-        )
-        proc.pid = pid
-        return proc
+    def _new_gateway(self, pid: int | None = None) -> LiteLLMGateway:
+        return LiteLLMGateway(self.run_dir, self.run_id, self.gateway_port, self.master_key,
+                              pid=pid)
 
     def _start_gateway(self) -> None:
-        cfg_path = self.run_dir / "gateway.yaml"
-        cfg_path.write_text(yaml.safe_dump(self.gateway_config(), sort_keys=False))
-        self._gateway = self._gateway_process()
-        progress.step("starting the LiteLLM gateway on 127.0.0.1:%d", self.gateway_port)
-        self._gateway.start()
-        HttpWait(f"http://127.0.0.1:{self.gateway_port}/health/liveliness",
-                 self.settings.start_timeout, hint="is litellm[proxy] installed in this venv?"
-                 ).wait(self._gateway.popen, self._gateway.log_path, self._gateway.command)
+        # Starts first, so its runtime.ensure() also installs the model servers' runtime.
+        self._gateway = self._new_gateway()
+        self._gateway.start([Route(m.name, m.kind, self.ports[m.name])
+                             for m in self._models.values()], self.settings.start_timeout)
 
     # -- what the evals see ------------------------------------------------------------------
 

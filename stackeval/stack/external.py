@@ -9,12 +9,13 @@ retries.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
 
-from stackeval.config import Settings
 from stackeval.errors import StackError, UnknownModel
+from stackeval.models.catalog import ModelSpec
 from stackeval.records import ServedModel
 from stackeval.stack.base import Endpoint, Stack
 
@@ -83,15 +84,16 @@ class ExternalStack(Stack):
 
     profile = "external"
 
-    def __init__(self, settings: Settings, models: list[str]) -> None:
-        self.settings = settings
-        self._models = list(models)
-        self.base_url = (settings.base_url or "").rstrip("/")
+    def __init__(self, specs: Sequence[ModelSpec], *, base_url: str,
+                 api_key: str | None = None) -> None:
+        self._models = [spec.name for spec in specs]
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
 
     def start(self) -> None:
         """Nothing to start: check once that the endpoint answers, takes the key and lists
         the models."""
-        check_endpoint(self.base_url, self.settings.api_key, self._models)
+        check_endpoint(self.base_url, self.api_key, self._models)
 
     def stop(self) -> None:
         """Nothing to stop."""
@@ -102,7 +104,7 @@ class ExternalStack(Stack):
 
     def endpoint(self, model: str) -> Endpoint:
         """The user's base URL and key."""
-        return Endpoint(self.base_url, model, self.settings.api_key, "gateway")
+        return Endpoint(self.base_url, model, self.api_key, "gateway")
 
     def served(self, model: str) -> ServedModel:
         """Only the name is known; the server does not tell us its file."""

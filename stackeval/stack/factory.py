@@ -1,68 +1,40 @@
-"""Build the stack a Settings object asks for: resolve model names, pull files, pick the profile."""
+"""Build the stack a run asks for from its resolved model specs: pull files, pick the profile.
+
+Model names are resolved before this point (``stackeval.models.resolve.resolve_models``, once per
+session); nothing here looks a name up again.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from stackeval.catalog import Catalog, ModelSpec, load_catalog, resolve
 from stackeval.config import Settings
 from stackeval.errors import ConfigError
-from stackeval.pull import PulledModel, default_cache_dir, pull
-from stackeval.records import ServedModel
+from stackeval.models.cache import default_cache_dir
+from stackeval.models.catalog import ModelSpec
+from stackeval.models.pull import pull
 from stackeval.stack.base import Stack
 from stackeval.stack.compose import ComposeStack
 from stackeval.stack.embedded import EmbeddedStack, LocalModel
 from stackeval.stack.external import ExternalStack
 
 
-def selected_models(settings: Settings, catalog: Catalog | None = None) -> list[str]:
-    """The model names a run covers: ``--models`` or the catalog's default set.
-
-    Names are checked against the catalog (an unknown one lists the known ones), except on the
-    external profile, where the user's endpoint decides what exists.
-    """
+def create_stack(settings: Settings, specs: Sequence[ModelSpec], *, progress: bool = True,
+                 eager: bool = False, state: dict[str, Any] | None = None) -> Stack:
+    """A not-yet-started stack for the settings' profile serving ``specs`` (pulled for embedded)."""
+    names = [spec.name for spec in specs]
     if settings.stack == "external":
-        return list(settings.models)
-    catalog = catalog or load_catalog()
-    if settings.models:
-        return [resolve(name, catalog).name for name in settings.models]
-    return [m.name for m in catalog.defaults()]
-
-
-def resolve_specs(settings: Settings, catalog: Catalog | None = None) -> list[ModelSpec]:
-    """Catalog entries (or local .gguf specs) for the selected models; unknown names fail early."""
-    catalog = catalog or load_catalog()
-    names = settings.models or [m.name for m in catalog.defaults()]
-    return [resolve(name, catalog) for name in names]
-
-
-def local_model(spec: ModelSpec, pulled: PulledModel) -> LocalModel:
-    """What the embedded stack needs to serve a pulled file, with its served-model facts."""
-    info = pulled.gguf
-    served = ServedModel(
-        name=spec.name, kind=spec.kind, file=pulled.path.name, sha256=pulled.sha256,
-        size_bytes=pulled.size_bytes, quantization=info.quantization or spec.quantization,
-        architecture=info.architecture, context_size=spec.n_ctx,
-    )
-    return LocalModel(spec.name, pulled.path, spec.kind, spec.n_ctx, served)
-
-
-def create_stack(settings: Settings, *, progress: bool = True, eager: bool = False,
-                 state: dict[str, Any] | None = None) -> Stack:
-    """A not-yet-started stack for the settings' profile (pulling models for embedded)."""
-    if settings.stack == "external":
-        if not settings.models:
+        if not specs:
             raise ConfigError("--stack=external needs --models: the names your endpoint serves")
         if settings.endpoint:  # several endpoints, each with its own key and concurrency
             from stackeval.stack.endpoints import MultiEndpointStack
 
-            return MultiEndpointStack(settings, list(settings.models))
-        return ExternalStack(settings, list(settings.models))
+            return MultiEndpointStack(settings, names)
+        return ExternalStack(specs, base_url=settings.base_url or "", api_key=settings.api_key)
     if settings.stack == "compose":
-        return ComposeStack(settings, selected_models(settings), progress=progress, eager=eager,
-                            state=state)
+        return ComposeStack(settings, specs, progress=progress, eager=eager, state=state)
     cache = settings.cache_dir or default_cache_dir()
-    models = []
-    for spec in resolve_specs(settings):
-        models.append(local_model(spec, pull(spec, cache, progress=progress)))
-    return EmbeddedStack(settings, models, eager=eager, state=state)
+    models = [LocalModel.from_pull(spec, pull(spec, cache, progress=progress)) for spec in specs]
+    return EmbeddedStack(settings, models, run_id=settings.run_id,
+                         reports_dir=settings.reports_dir, eager=eager, state=state)

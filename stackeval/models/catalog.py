@@ -1,7 +1,7 @@
 """The model catalog: names such as ``smollm2:135m`` mapped to pinned, verifiable GGUF sources.
 
-The catalog is data (``fixtures/models.yaml``); this module loads and validates it and turns a
-user's ``--model`` value (a catalog name or a local ``.gguf`` path) into a ``ModelSpec``.
+The catalog is data (``fixtures/models.yaml``); this module loads and validates it. Turning a
+user's ``--models`` values into specs is ``stackeval.models.resolve``'s job.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from typing import Any, Literal, NoReturn, cast
 import yaml
 
 from stackeval.config import FIXTURES_DIR
-from stackeval.errors import ConfigError, PullError, UnknownModel
-from stackeval.pull import read_gguf_info
+from stackeval.errors import ConfigError, UnknownModel
 
 ModelKind = Literal["chat", "base"]
 
@@ -147,45 +146,6 @@ def load_catalog(path: Path | None = None) -> Catalog:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
     return _CatalogParser(path).parse(data)
-
-
-def resolve(name_or_path: str | Path, catalog: Catalog) -> ModelSpec:
-    """A catalog name, or an existing local ``.gguf`` file as an ad-hoc spec."""
-    if isinstance(name_or_path, str) and name_or_path in catalog:
-        return catalog.get(name_or_path)
-    candidate = Path(name_or_path).expanduser()
-    if candidate.suffix.lower() != ".gguf":
-        return catalog.get(str(name_or_path))
-    if not candidate.is_file():
-        raise UnknownModel(
-            f"model file not found: {candidate}; give an existing .gguf file or one of the "
-            f"known models: {', '.join(catalog.names())}"
-        )
-    return _local_spec(candidate.resolve(), catalog.local_defaults)
-
-
-def _local_spec(path: Path, defaults: LocalDefaults) -> ModelSpec:
-    """An ad-hoc spec for a local file, its kind read from the GGUF metadata."""
-    try:
-        info = read_gguf_info(path)
-    except PullError as exc:
-        raise ConfigError(f"{path} is not a usable GGUF model: {exc}") from exc
-    kind: ModelKind = "chat" if info.has_chat_template else "base"
-    n_ctx = defaults.n_ctx
-    if info.context_length:
-        # A context beyond the training length only wastes memory and degrades output.
-        n_ctx = min(n_ctx, info.context_length)
-    return ModelSpec(
-        name=path.stem,
-        kind=kind,
-        description=f"local file {path}",
-        size_bytes=path.stat().st_size,
-        quantization=info.quantization,
-        n_ctx=n_ctx,
-        n_threads=defaults.n_threads,
-        path=path,
-        source=str(path),
-    )
 
 
 class _Lined(dict[str, Any]):
