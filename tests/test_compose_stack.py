@@ -1,12 +1,15 @@
-"""The compose profile on a real Docker engine, with the locally built CI images.
+"""The compose profile on a real Docker engine and the real ``docker compose`` v2, with the
+locally built CI images.
 
-Skipped when no Docker engine answers; builds the images first when they are missing or stale
-(``.ci/docker.sh`` builds them before the tests, so this is normally a no-op).
+Skipped when no Docker engine or no Compose v2 answers (failed in CI, ``CI=1``); builds the
+images first when they are missing or stale (``.ci/docker.sh`` builds them before the tests, so
+this is normally a no-op).
 """
 
 from __future__ import annotations
 
 import math
+import os
 import socket
 import subprocess
 import time
@@ -17,15 +20,11 @@ import pytest
 from stackeval.client import StreamingClient
 from stackeval.config import Settings
 from stackeval.errors import StackError, UnknownModel
+from stackeval.models.resolve import resolve_models
 from stackeval.records import TokenSource
-from stackeval.stack.compose import (
-    OWNER_LABEL,
-    RUN_LABEL,
-    STACK_DIR,
-    ComposeOptions,
-    ComposeStack,
-    connect,
-)
+from stackeval.stack.compose import STACK_DIR, ComposeOptions, ComposeStack
+from stackeval.stack.compose_cli import compose_version
+from stackeval.stack.engine import OWNER_LABEL, RUN_LABEL, connect
 from stackeval.stack.images import ensure_images
 from stackeval.telemetry import Sampler
 
@@ -37,9 +36,13 @@ CI = ComposeOptions(files=(STACK_DIR / "compose.ci.yaml",))
 @pytest.fixture(scope="module")
 def docker_client():
     try:
+        compose_version()
         client = connect(timeout_s=900)
     except StackError as exc:
-        pytest.skip(f"no Docker engine answers: {exc}")
+        if os.environ.get("CI"):
+            pytest.fail(f"Docker or Compose is not usable in CI (.ci/docker.sh sets both up): "
+                        f"{exc}")
+        pytest.skip(f"no Docker engine or Compose v2 answers: {exc}")
     ensure_images(client)
     return client
 
@@ -54,7 +57,8 @@ def leftovers(client, run_id: str) -> list[str]:
 
 def test_qa_through_the_gateway_with_container_telemetry(tmp_path, docker_client):
     settings = Settings(stack="compose", models=(MODEL,), reports_dir=tmp_path)
-    stack = ComposeStack(settings, [MODEL], options=CI, progress=False)
+    stack = ComposeStack(settings, resolve_models([MODEL], profile="compose"), options=CI,
+                         progress=False)
     try:
         stack.start()
         assert len(leftovers(docker_client, settings.run_id)) == 3  # 2 containers + network
@@ -96,7 +100,8 @@ def test_failed_starts_explain_and_leave_nothing(tmp_path, docker_client):
                                           OWNER_LABEL: f"{socket.gethostname()}:{dead.pid}"})
 
     settings = Settings(stack="compose", models=("qwen2.5-coder:0.5b",), reports_dir=tmp_path)
-    stack = ComposeStack(settings, list(settings.models), options=CI, progress=False)
+    stack = ComposeStack(settings, resolve_models(settings.models, profile="compose"),
+                         options=CI, progress=False)
     with pytest.raises(UnknownModel) as err:
         stack.start()
     first = str(err.value).splitlines()[0]
@@ -109,7 +114,8 @@ def test_failed_starts_explain_and_leave_nothing(tmp_path, docker_client):
     compose.write_text((STACK_DIR / "compose.ci.yaml").read_text().replace(
         "stackeval/litellm-gateway:local", "stackeval/no-such-image:1"))
     settings = Settings(stack="compose", models=(MODEL,), reports_dir=tmp_path)
-    stack = ComposeStack(settings, [MODEL], options=ComposeOptions(files=(compose,)))
+    stack = ComposeStack(settings, resolve_models([MODEL], profile="compose"),
+                         options=ComposeOptions(files=(compose,)))
     with pytest.raises(StackError) as err:
         stack.start()
     first = str(err.value).splitlines()[0]

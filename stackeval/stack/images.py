@@ -31,6 +31,7 @@ from typing import Any
 
 from stackeval.errors import StackError
 from stackeval.sandbox.container import DEFAULT_IMAGE as SANDBOX_IMAGE
+from stackeval.stack import runtime
 
 log = logging.getLogger(__name__)
 
@@ -51,27 +52,27 @@ class ImageSpec:
 
     tag: str
     folder: str
-    requirements: tuple[str, ...]  # distributions, pinned to the host venv's versions
+    requirements: tuple[str, ...]  # distributions, pinned here or to the host venv's versions
     files: tuple[tuple[Path, str], ...] = ()  # (source, name in the context)
     model: str | None = None  # a catalog model copied in as model.gguf
 
 
 IMAGES: tuple[ImageSpec, ...] = (
-    ImageSpec("stackeval/llama-server:local", "llama-server", ("xllamacpp",),
+    ImageSpec("stackeval/llama-server:local", "llama-server", runtime.XLLAMACPP_REQUIREMENTS,
               files=((Path(__file__).with_name("llama_server.py"), "llama_server.py"),),
               model="smollm2:135m"),
     # prisma: LiteLLM's proxy imports it while answering a bad key (a 401 becomes a 500 without).
     # async-timeout: redis needs it below Python 3.11.3 (Debian has 3.11.2), a marker that
     # `pip download` on the host evaluates against the host's newer interpreter.
     ImageSpec("stackeval/litellm-gateway:local", "litellm-gateway",
-              ("litellm[proxy]", "prisma", "async-timeout>=4.0.3"),
+              (*runtime.LITELLM_REQUIREMENTS, "async-timeout>=4.0.3"),
               files=((STACK_DIR / "images" / "litellm-gateway" / "gateway.py", "gateway.py"),)),
 )
 
 
 def docker_client(timeout_s: int = 900) -> Any:
     """A Docker SDK client with a long read timeout (builds print nothing for minutes)."""
-    from stackeval.stack.compose import connect
+    from stackeval.stack.engine import connect
 
     return connect(timeout_s)
 
@@ -80,7 +81,7 @@ def ensure_images(client: Any = None, *, force: bool = False,
                   cache_dir: Path | None = None) -> dict[str, float]:
     """Build whatever is missing or stale; returns seconds spent per tag (0.0 when skipped)."""
     client = client or docker_client()
-    from stackeval.pull import default_cache_dir
+    from stackeval.models.cache import default_cache_dir
 
     work = (cache_dir or default_cache_dir()) / "images"
     times = {BASE_IMAGE: _ensure_base(client, force=force)}
@@ -256,18 +257,26 @@ def _host_constraints() -> str:
         name = dist.metadata["Name"]
         if name and name.lower() != "stackeval":
             pins[name.lower()] = f"{name}=={dist.version}"
+    # The images' programs are not installed here but in the runtime venv, whose lock pins them.
+    for line in runtime.LOCK_FILE.read_text().splitlines():
+        name = line.partition("==")[0].strip()
+        if name and not name.startswith("#"):
+            pins.setdefault(name.lower(), line.strip())
     return "\n".join(sorted(pins.values())) + "\n"
 
 
 def _model_path(name: str) -> Path:
-    from stackeval.catalog import load_catalog, resolve
-    from stackeval.pull import default_cache_dir, pull
+    from stackeval.models.cache import default_cache_dir
+    from stackeval.models.catalog import load_catalog
+    from stackeval.models.pull import pull
+    from stackeval.models.resolve import resolve
 
     return pull(resolve(name, load_catalog()), default_cache_dir(), progress=True).path
 
 
 def _model_sha(name: str) -> str:
-    from stackeval.catalog import load_catalog, resolve
+    from stackeval.models.catalog import load_catalog
+    from stackeval.models.resolve import resolve
 
     return resolve(name, load_catalog()).sha256 or ""
 
