@@ -9,7 +9,11 @@ ARGS ?=
 
 .PHONY: setup eval test lint clean report
 
+# The harness in .venv, then the embedded stack's llama.cpp server and LiteLLM gateway in a pinned
+# venv of their own (~700 MB, once, under ~/.cache/stackeval/runtime; stackeval/stack/runtime.py).
+# A stack start would install that venv too; here it happens up front.
 setup: $(VENV)/.installed
+	$(PY) -m stackeval.stack.runtime install
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
