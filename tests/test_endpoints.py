@@ -13,6 +13,8 @@ from fake_openai import FakeServer, serving
 from stackeval.client import StreamingClient
 from stackeval.config import Settings
 from stackeval.errors import ConfigError, StackError, UnknownModel
+from stackeval.models.resolve import resolve_models
+from stackeval.stack.base import Stack
 from stackeval.stack.endpoints import MultiEndpointStack, assign_models, parse_endpoints
 from stackeval.stack.factory import create_stack
 
@@ -40,9 +42,13 @@ def _settings(a: FakeServer, b: FakeServer, models: tuple[str, ...] = ("a/m1", "
                     models=models, api_key="sk-shared-never-sent")
 
 
+def _stack(settings: Settings) -> Stack:
+    return create_stack(settings, resolve_models(settings.models, profile=settings.stack))
+
+
 def test_each_model_goes_to_its_endpoint_with_its_key(servers, keys) -> None:
     a, b = servers
-    stack = create_stack(_settings(a, b))
+    stack = _stack(_settings(a, b))
     assert isinstance(stack, MultiEndpointStack)
     stack.start()  # the startup check, once per endpoint, with that endpoint's key
     assert a.seen == [("/v1/models", KEY_A, None)] and b.seen == [("/v1/models", KEY_B, None)]
@@ -66,13 +72,13 @@ def test_startup_check_names_the_endpoint_and_its_key_variable(servers, keys, mo
     a, b = servers
     monkeypatch.setenv("STACKEVAL_ENDPOINT_GPU_B_KEY", KEY_A)  # a's key sent to b: refused
     with pytest.raises(StackError) as info:
-        create_stack(_settings(a, b)).start()
+        _stack(_settings(a, b)).start()
     text = str(info.value)
     assert text.startswith("--endpoint gpu-b: ") and "STACKEVAL_ENDPOINT_GPU_B_KEY" in text
     assert KEY_A not in text and "STACKEVAL_API_KEY" not in text and "\n" not in text
     monkeypatch.setenv("STACKEVAL_ENDPOINT_GPU_B_KEY", KEY_B)
     with pytest.raises(UnknownModel, match=r"--endpoint a: .* does not list 'm2'"):
-        create_stack(_settings(a, b, ("a/m2", "gpu-b/m2"))).start()
+        _stack(_settings(a, b, ("a/m2", "gpu-b/m2"))).start()
 
 
 @pytest.mark.parametrize(
@@ -123,7 +129,6 @@ def test_qa_eval_records_and_report_name_each_endpoint(servers, keys, pytester) 
     qa = pytester.mkdir("qa") / "capitals.jsonl"
     qa.write_text(json.dumps({"id": "capital", "prompt": "What is the capital of France?",
                               "answer": "Paris"}) + "\n", encoding="utf-8")
-    pytester.makeconftest('pytest_plugins = ["stackeval.plugin"]')
     pytester.makepyfile(test_qa=EVALS.read_text())
     reports = pytester.path / "reports"
     result = pytester.runpytest_subprocess(
