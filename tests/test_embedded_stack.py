@@ -98,5 +98,5 @@ def test_start_failure_shows_command_and_log(tmp_path):
         with pytest.raises(StackNotReady) as err:
             stack.acquire("broken")
     msg = str(err.value)
-    assert "Command:" in msg and "stackeval.stack.llama_server" in msg
+    assert "Command:" in msg and "stackeval/stack/llama_server.py" in msg
     assert "Log tail" in msg and Path(bogus).name in msg

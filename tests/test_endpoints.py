@@ -11,7 +11,7 @@ import pytest
 from fake_openai import FakeServer, serving
 
 from stackeval.client import StreamingClient
-from stackeval.config import Settings
+from stackeval.config import Settings, resolve
 from stackeval.errors import ConfigError, StackError, UnknownModel
 from stackeval.models.resolve import resolve_models
 from stackeval.stack.base import Stack
@@ -116,9 +116,9 @@ def test_endpoint_is_repeatable_or_comma_separated() -> None:
     # the pytest plugin and the CLI hand a repeated option over as a list (action="append");
     # the pytester run below gives --endpoint twice
     given = {"stack": "external", "models": "a/m,b/m"}
-    repeated = Settings.resolve(
+    repeated = resolve(Settings,
         lambda o: ["a=http://h/v1", "b=http://g/v1"] if o.name == "endpoint" else given.get(o.name))
-    joined = Settings.resolve(
+    joined = resolve(Settings,
         lambda o: "a=http://h/v1,b=http://g/v1" if o.name == "endpoint" else given.get(o.name))
     assert repeated.endpoint == joined.endpoint == ("a=http://h/v1", "b=http://g/v1")
 
