@@ -33,8 +33,8 @@ import httpx
 from stackeval.client import StreamAccumulator, StreamingClient, iter_sse
 from stackeval.perf.load import LoadGenerator, RequestShape
 from stackeval.perf.prompts import PromptFactory
-from stackeval.perf.stats import percentile
 from stackeval.stack.base import Endpoint
+from stackeval.stats import percentile
 
 log = logging.getLogger("client_streams")
 

@@ -18,6 +18,7 @@ from stackeval.report.stats import (
     qa_stats,
     speed_and_tokens,
 )
+from stackeval.table import Column, Layout, name_width, named
 
 
 def qa_table(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -52,16 +53,9 @@ def _pct(x: float | None) -> str:
     return "  -  " if x is None else f"{100 * x:4.0f}%"
 
 
-def _name_width(names: Iterable[str], header: str, room: int = WIDTH) -> int:
-    """The first column's width: the longest name plus a gap, at most ``room``."""
-    return min(max(len(header), *(len(n) for n in names)) + 2, room)
-
-
-def _named(name: str, width: int, rest: str) -> list[str]:
-    """``name`` then ``rest`` on one line; a name too long for its column gets its own line."""
-    if len(name) < width:
-        return [f"{name:<{width}}{rest}"]
-    return [name, " " * width + rest]
+_QA = Layout((Column("format", 11), Column("n", 6, ">"), Column("acc", 6, ">"),
+               Column("TTFT p50", 10, ">"), Column("tok/s p50", 11, ">"),
+               Column("out tok", 9, ">"), Column("err", 5, ">")))
 
 
 def format_qa_table(rows: list[dict[str, Any]]) -> list[str]:
@@ -72,17 +66,14 @@ def format_qa_table(rows: list[dict[str, Any]]) -> list[str]:
     """
     if not rows:
         return []
-    rest = (f"{'format':<11}{'n':>6}{'acc':>6}{'TTFT p50':>10}{'tok/s p50':>11}{'out tok':>9}"
-            f"{'err':>5}")
-    w = _name_width((r["model"] for r in rows), "model", WIDTH - len(rest))
-    head = f"{'model':<{w}}{rest}"
-    lines = [head, "-" * len(head)]
+    rest = _QA.header()
+    w = name_width((r["model"] for r in rows), "model", WIDTH - len(rest))
+    lines = Layout((Column("model", w), *_QA.columns)).ruled()
     for r in rows:
         ttft = "-" if r["ttft_s"] is None else f"{r['ttft_s']:.2f}s"
         tps = "-" if r["decode_tps"] is None else f"{r['decode_tps']:.1f}"
-        lines += _named(r["model"], w,
-                        f"{r['format']:<11}{r['n']:>6}{_pct(r['accuracy']):>6}"
-                        f"{ttft:>10}{tps:>11}{r['output_tokens']:>9}{r['errors']:>5}")
+        lines += named(r["model"], w, _QA.line(r["format"], r["n"], _pct(r["accuracy"]), ttft,
+                                               tps, r["output_tokens"], r["errors"]))
     return lines + _category_table(rows)
 
 
@@ -91,7 +82,7 @@ def _category_table(rows: list[dict[str, Any]]) -> list[str]:
     cats = sorted({c for r in rows for c in r.get("by_category_n", {})})
     if not cats:
         return []
-    cw = _name_width(cats, "category")
+    cw = name_width(cats, "category", WIDTH)
     cells = {(r["model"], c): _cell(r["by_category_n"].get(c)) for r in rows for c in cats}
     widths = {r["model"]: max(len(r["model"]), *(len(cells[r["model"], c]) for c in cats)) + 2
               for r in rows}
@@ -103,10 +94,10 @@ def _category_table(rows: list[dict[str, Any]]) -> list[str]:
         blocks[-1].append(r["model"])
     lines = ["", "accuracy by category (passed/graded attempts)"]
     for models in blocks:
-        head = f"{'category':<{cw}}" + "".join(f"{m:>{widths[m]}}" for m in models)
+        layout = Layout((Column("category", cw), *(Column(m, widths[m], ">") for m in models)))
+        head = layout.header()
         lines += [head, "-" * min(len(head), WIDTH)]
-        lines += [f"{c:<{cw}}" + "".join(f"{cells[m, c]:>{widths[m]}}" for m in models)
-                  for c in cats]
+        lines += [layout.line(c, *(cells[m, c] for m in models)) for c in cats]
     return lines
 
 
@@ -141,16 +132,16 @@ def format_coding_table(rows: list[dict[str, Any]]) -> list[str]:
     if not rows:
         return []
     k = rows[0]["k"]
-    sw = _name_width((r["suite"] for r in rows), "suite")
-    rest = (f"{'suite':<{sw}}{'tasks':>6}{'n':>6}{'pass@1':>8}"
-            + (f"{f'pass@{k}':>8}" if k > 1 else "") + f"{'lint':>6}{'err':>5}")
-    w = _name_width((r["model"] for r in rows), "model", WIDTH - len(rest))
-    head = f"{'model':<{w}}{rest}"
-    lines = [head, "-" * len(head)]
+    sw = name_width((r["suite"] for r in rows), "suite", WIDTH)
+    at_k = (Column(f"pass@{k}", 8, ">"),) if k > 1 else ()
+    layout = Layout((Column("suite", sw), Column("tasks", 6, ">"), Column("n", 6, ">"),
+                     Column("pass@1", 8, ">"), *at_k, Column("lint", 6, ">"),
+                     Column("err", 5, ">")))
+    w = name_width((r["model"] for r in rows), "model", WIDTH - len(layout.header()))
+    lines = Layout((Column("model", w), *layout.columns)).ruled()
     for r in rows:
-        lines += _named(r["model"], w,
-                        f"{r['suite']:<{sw}}{r['tasks']:>6}{r['samples']:>6}"
-                        f"{_pct(r['pass_at_1']):>8}"
-                        + (f"{_pct(r['pass_at_k']):>8}" if k > 1 else "")
-                        + f"{r['lint_findings']:>6}{r['errors']:>5}")
+        pass_k = (_pct(r["pass_at_k"]),) if k > 1 else ()
+        lines += named(r["model"], w, layout.line(
+            r["suite"], r["tasks"], r["samples"], _pct(r["pass_at_1"]), *pass_k,
+            r["lint_findings"], r["errors"]))
     return lines

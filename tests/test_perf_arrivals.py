@@ -14,15 +14,15 @@ import httpx
 import pytest
 
 from stackeval.client import StreamingClient
+from stackeval.config import PerfSettings
 from stackeval.perf.arrivals import KneeStep, find_knee, run_open_loop, schedule
 from stackeval.perf.load import LoadGenerator, RequestShape
 from stackeval.perf.openloop import verdict
 from stackeval.perf.prompts import PromptFactory
 from stackeval.perf.record import PerfRecord, RunContext
-from stackeval.perf.settings import PerfSettings
-from stackeval.perf.stats import percentile
 from stackeval.perf.summary import knee_lines, perf_rows
 from stackeval.stack.base import Endpoint
+from stackeval.stats import percentile
 
 STREAM = (Path(__file__).parent / "transcripts" / "llamacpp_chat_stream.sse").read_bytes()
 EP = Endpoint("http://127.0.0.1:9/v1", "smollm2:135m", None, "direct")

@@ -10,8 +10,9 @@ from stackeval.client import StreamAccumulator, iter_sse
 from stackeval.errors import RequestTimeout
 from stackeval.perf.fidelity import check
 from stackeval.perf.record import PerfRecord, RunContext
-from stackeval.perf.stats import SLO, Dist, percentile, summarize, wall_time_s
+from stackeval.perf.stats import SLO, Dist, summarize, wall_time_s
 from stackeval.records import Completion, TokenSource
+from stackeval.stats import percentile
 
 TRANSCRIPTS = Path(__file__).parent / "transcripts"
 CTX = RunContext("run1", "smollm2:135m", "abc", "sweep", "direct", 2, 2, 48, True)
@@ -163,7 +164,8 @@ def test_summarize_needs_records():
 
 
 def test_terminal_table_reads_saved_summaries():
-    from stackeval.perf.summary import cold_lines, format_rows, gateway_lines, perf_rows
+    from stackeval.perf.summary import cold_lines, gateway_lines, perf_rows
+    from stackeval.table import aligned
 
     def saved(kind: str, ttft: float, diffs: tuple[float, ...]) -> dict:
         recs = [PerfRecord(**{**_rec(0, 0.0, ttft, 1.0).__dict__, "decode_diff_pct": d,
@@ -178,10 +180,10 @@ def test_terminal_table_reads_saved_summaries():
     assert rows[0][:3] == ["model", "scenario", "c"]
     assert [r[1] for r in rows[1:]] == ["short", "short@gateway"]  # direct first
     assert rows[1][14] == "-7.5"  # the largest gap keeps its sign
-    lines = format_rows(rows)
+    lines = aligned(rows)
     assert len(lines) == 3 and lines[0].startswith("model")
     assert gateway_lines(records) == [
         "m: gateway minus direct, single stream, short prompt: TTFT p50 +50 ms, E2E p50 +0 ms"]
     assert cold_lines(records) == [
         "m: load 1.50 s, first request TTFT 400 ms / E2E 1.20 s (round 0)"]
-    assert format_rows(perf_rows([])) == []
+    assert aligned(perf_rows([])) == []

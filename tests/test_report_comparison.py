@@ -20,7 +20,7 @@ import pytest
 
 from stackeval.report import build_comparison, build_report, load_prices
 from stackeval.report.findings import findings
-from stackeval.report.stats import percentile
+from stackeval.stats import percentile
 from stackeval.telemetry import Sampler
 
 RECORDED_RUN = Path(__file__).parent / "transcripts" / "report-run"
@@ -150,7 +150,7 @@ def test_external_model_with_a_listed_price_is_costed_by_tokens(run):
 
 
 def test_resources_from_a_real_session_trace(run, tmp_path):
-    # The layout plugin_perf writes: one session trace watching each model's server, one mark
+    # The layout stackeval.plugin.perf writes: one session trace watching each model's server, one mark
     # per test. This process stands in for the servers; the samples are real.
     first, second = build_report(run).models[:2]
     pids = {f"server-{first}": os.getpid(), f"server-{second}": os.getpid()}

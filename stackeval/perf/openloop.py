@@ -14,14 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from stackeval.client import StreamingClient
+from stackeval.config import PerfSettings
 from stackeval.perf.arrivals import Knee, KneeStep, OpenLoopRun, find_knee, run_open_loop, schedule
 from stackeval.perf.load import LoadGenerator, RequestShape
 from stackeval.perf.prompts import PromptFactory
 from stackeval.perf.record import PerfRecord, RunContext
 from stackeval.perf.scenario import direct_endpoints, slots_of
-from stackeval.perf.settings import PerfSettings
-from stackeval.perf.stats import LevelStats, percentile, summarize
+from stackeval.perf.stats import LevelStats, summarize
 from stackeval.stack.base import Stack
+from stackeval.stats import percentile
 
 SCENARIO = "rate"
 

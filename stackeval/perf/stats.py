@@ -23,18 +23,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from stackeval.perf.record import PerfRecord
+from stackeval.stats import mean, percentile
 
 PERCENTILES = (50, 90, 99)
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """The ``q``-th percentile with linear interpolation (numpy's default); None when empty."""
-    if not values:
-        return None
-    xs = sorted(values)
-    pos = (len(xs) - 1) * q / 100.0
-    lo, hi = math.floor(pos), math.ceil(pos)
-    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
 
 @dataclass(frozen=True)
@@ -55,7 +46,7 @@ class Dist:
         xs = [float(v) for v in values if v is not None]
         if not xs:
             return cls()
-        return cls(len(xs), math.fsum(xs) / len(xs), min(xs), max(xs),
+        return cls(len(xs), mean(xs), min(xs), max(xs),
                    *(percentile(xs, q) for q in PERCENTILES))
 
 

@@ -1,4 +1,5 @@
-"""A compact perf table for the terminal, computed from saved perf records only."""
+"""A compact perf table for the terminal, computed from saved perf records only; the rows are
+laid out by :func:`stackeval.table.aligned`."""
 
 from __future__ import annotations
 
@@ -120,10 +121,3 @@ def _worst(d: dict[str, Any]) -> float | None:
 def _diff(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else a - b
 
-
-def format_rows(rows: list[list[str]]) -> list[str]:
-    """Left-aligned text columns."""
-    if len(rows) < 2:
-        return []
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]

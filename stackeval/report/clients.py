@@ -11,7 +11,6 @@ answer's to the same task, language and sample.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -22,6 +21,7 @@ from typing import Any
 from stackeval import store
 from stackeval.report.blocks import DASH, Bullets, Section, Table, num, rate
 from stackeval.report.stats import UNGRADED, Rate, passed
+from stackeval.stats import mean, median
 
 CLIENTS = ("direct", "continue")
 
@@ -53,16 +53,6 @@ def _metric(rec: Mapping[str, Any], key: str) -> float | None:
         else None
 
 
-def _median(values: Iterable[float | None]) -> float | None:
-    vals = [v for v in values if v is not None]
-    return statistics.median(vals) if vals else None
-
-
-def _mean(values: Iterable[float | None]) -> float | None:
-    vals = [v for v in values if v is not None]
-    return statistics.fmean(vals) if vals else None
-
-
 def _key(rec: Mapping[str, Any]) -> tuple[Any, ...]:
     return rec.get("model"), rec.get("task_id"), rec.get("lang"), rec.get("sample", 0)
 
@@ -85,16 +75,16 @@ def client_rows(records: Iterable[Mapping[str, Any]]) -> list[ClientRow]:
         graded = [r for r in recs if r.get("outcome") not in UNGRADED]
         extra = None
         if client != "direct":
-            extra = _median(_metric(r, "prompt_tokens") - direct_prompt[_key(r)]  # type: ignore[operator]
+            extra = median(_metric(r, "prompt_tokens") - direct_prompt[_key(r)]  # type: ignore[operator]
                             for r in recs if _key(r) in direct_prompt
                             and _metric(r, "prompt_tokens") is not None)
         rows.append(ClientRow(
             model, suite, client, Rate(sum(passed(r) for r in graded), len(graded)),
-            _median(_metric(r, "e2e_s") for r in graded),
-            _median(_metric(r, "ttft_s") for r in graded),
-            _mean(_metric(r, "prompt_tokens") for r in graded),
-            _mean(_metric(r, "output_tokens") for r in graded), extra,
-            _mean(float(len((r.get("continue") or {}).get("calls") or [])) if client != "direct"
+            median(_metric(r, "e2e_s") for r in graded),
+            median(_metric(r, "ttft_s") for r in graded),
+            mean(_metric(r, "prompt_tokens") for r in graded),
+            mean(_metric(r, "output_tokens") for r in graded), extra,
+            mean(float(len((r.get("continue") or {}).get("calls") or [])) if client != "direct"
                   else 1.0 for r in graded) if graded else None))
     return rows
 

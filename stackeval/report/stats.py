@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stackeval.coding.passk import pass_at_k, suite_pass_at_k, suite_pass_hat_k
-from stackeval.perf.stats import percentile
 from stackeval.report.significance import Paired, bootstrap_ci, paired, wilson
+from stackeval.stats import mean, percentile
 
 SUITES = ("qa", "coding", "perf")
 SUITE_TITLES = {"qa": "Q&A", "coding": "coding", "perf": "performance"}
@@ -63,7 +63,7 @@ class Distribution:
             return cls()
         return cls(n=len(vals), p10=percentile(vals, 10), p50=percentile(vals, 50),
                    p90=percentile(vals, 90), p99=percentile(vals, 99),
-                   mean=math.fsum(vals) / len(vals), values=vals)
+                   mean=mean(vals), values=vals)
 
 
 @dataclass(frozen=True)
