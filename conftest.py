@@ -1,4 +1,2 @@
-"""Registers the stackeval pytest plugin for this repository's evals and tests."""
-
-pytest_plugins = ["stackeval.plugin", "stackeval.plugin_report", "stackeval.plugin_perf",
-                  "stackeval.plugin_webui"]
+"""The stackeval plugin comes from its ``pytest11`` entry point (``pip install -e .``); nothing to
+register here."""

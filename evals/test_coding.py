@@ -16,7 +16,7 @@ from stackeval.coding.mbpp import load_all as load_coding_datasets
 from stackeval.coding.mbpp import suites_with
 from stackeval.coding.sample import stratified_sample
 from stackeval.errors import ClientError
-from stackeval.plugin import models_for, runtime
+from stackeval.plugin import session_settings
 from stackeval.prompting import Asked
 
 # (the ask and its run, or None when taken from a resumed run; the saved record)
@@ -43,17 +43,15 @@ def coding_cases(settings) -> list[tuple[CodingTask, str]]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrize over models x tasks, ids like ``smollm2:135m-bashlab/worldcup-zh``."""
-    if {"model", "task", "lang"} <= set(metafunc.fixturenames):
-        models = models_for(metafunc.config)
-        cases = coding_cases(runtime(metafunc.config).settings)
-        metafunc.parametrize(
-            ("model", "task", "lang"), [(m, t, lang) for m in models for t, lang in cases],
-            ids=[f"{m}-{t.id}-{lang}" for m in models for t, lang in cases])
+    """Parametrize over tasks; the plugin adds the models: ids like
+    ``smollm2:135m-bashlab/worldcup-zh``."""
+    if {"task", "lang"} <= set(metafunc.fixturenames):
+        cases = coding_cases(session_settings(metafunc.config).run)
+        metafunc.parametrize(("task", "lang"), cases, ids=[f"{t.id}-{lang}" for t, lang in cases])
 
 
 def draw_samples(asker, sandbox, writer, saved, settings, model: str, task: CodingTask,
-                 lang: str) -> list[Sample]:
+                 lang: str, max_tokens: int | None = None) -> list[Sample]:
     """Draw ``--samples`` completions and run each in the sandbox; every sample is saved.
 
     On ``--resume`` a sample the run already saved is taken from its record instead.
@@ -72,7 +70,7 @@ def draw_samples(asker, sandbox, writer, saved, settings, model: str, task: Codi
                 "client": settings.client}
         try:
             asked = asker.ask(model, user, task="coding", lang=lang, system=system, repeat=i,
-                              max_tokens=settings.coding_max_tokens)
+                              max_tokens=max_tokens or settings.coding_max_tokens)
         except ClientError as exc:
             writer.write("coding", base | {"outcome": "infrastructure_error", "passed": False,
                                            "explanation": str(exc)})
@@ -96,13 +94,15 @@ def _output_tokens(samples: list[Sample]) -> int:
 
 
 @pytest.fixture
-def samples(request, answers, asker, sandbox, record_writer, stackeval_settings):
-    """This task's samples, drawn concurrently with the model's other tasks."""
+def samples(request, answers, asker, sandbox, record_writer, stackeval_settings,
+            stackeval_knobs):
+    """This task's samples, drawn concurrently with the model's other tasks (a
+    ``@pytest.mark.stackeval(max_tokens=N)`` replaces --coding-max-tokens)."""
     via = ContinueAsker(asker) if stackeval_settings.client == "continue" else asker
     return answers.result_for(
         request.node,
         lambda p: draw_samples(via, sandbox, record_writer, answers.saved, stackeval_settings,
-                               p["model"], p["task"], p["lang"]),
+                               p["model"], p["task"], p["lang"], stackeval_knobs.get("max_tokens")),
         _output_tokens)
 
 

@@ -19,8 +19,7 @@ from stackeval import attach
 from stackeval.errors import ClientError
 from stackeval.perf.openloop import RateLevel, knee_record, rate_sweep
 from stackeval.perf.scenario import ColdStart, Level, can_reload, cold_start, run_level
-from stackeval.plugin import models_for, runtime
-from stackeval.plugin_perf import perf_settings
+from stackeval.plugin import session_settings
 
 pytestmark = pytest.mark.perf
 
@@ -31,41 +30,36 @@ COLD_ROUNDS = 2
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrize over models x scenarios / concurrency levels (``smollm2:135m-c4``)."""
-    if "model" not in metafunc.fixturenames:
-        return
-    models = models_for(metafunc.config)
+    """Parametrize over scenarios / concurrency levels; the plugin adds the models
+    (``smollm2:135m-c4``)."""
     if "concurrency" in metafunc.fixturenames:
-        levels = perf_settings(metafunc.config).concurrency
-        metafunc.parametrize(("model", "concurrency"), [(m, c) for m in models for c in levels],
-                             ids=[f"{m}-c{c}" for m in models for c in levels])
+        levels = session_settings(metafunc.config).perf.concurrency
+        metafunc.parametrize("concurrency", levels, ids=[f"c{c}" for c in levels])
     elif "single" in metafunc.fixturenames:
-        metafunc.parametrize(("model", "single"), [(m, s) for m in models for s in SINGLE],
-                             ids=[f"{m}-{s}" for m in models for s in SINGLE])
-    else:
-        metafunc.parametrize("model", models)
+        metafunc.parametrize("single", list(SINGLE))
 
 
 def _measure(request: pytest.FixtureRequest, benchmark, model: str, scenario: str, kind: str,
              concurrency: int) -> Level:
     """Run one scenario under benchmark.pedantic; save, attach and return its records."""
-    config = request.config
-    rt, ps = runtime(config), perf_settings(config)
-    stack = request.getfixturevalue("stack")
+    ps, settings = request.getfixturevalue("perf_settings"), request.getfixturevalue(
+        "stackeval_settings")
+    stack, client = request.getfixturevalue("stack"), request.getfixturevalue("client")
+    writer = request.getfixturevalue("record_writer")
     benchmark.group = f"{model} {scenario if scenario != 'sweep' else 'concurrency'}"
     attach.labels(model=model, suite="perf", scenario=scenario)
     if kind == "gateway" and stack.direct_endpoint(model) is None:
         pytest.skip(f"the {stack.profile} stack has no direct endpoint: every scenario already "
                     "goes through the gateway")
-    level = run_level(stack, rt.client(), model, scenario=scenario, endpoint_kind=kind,
-                      concurrency=concurrency, settings=ps, run_id=rt.settings.run_id,
-                      seed=rt.settings.seed, temperature=rt.settings.temperature,
+    level = run_level(stack, client, model, scenario=scenario, endpoint_kind=kind,
+                      concurrency=concurrency, settings=ps, run_id=settings.run_id,
+                      seed=settings.seed, temperature=settings.temperature,
                       pedantic=benchmark.pedantic)
     for rec in level.records:
-        rt.writer.write("perf", {"record": "request", **rec.to_dict()})
-    summary = {"record": "summary", "run_id": rt.settings.run_id, "sha256": level.context.sha256,
+        writer.write("perf", {"record": "request", **rec.to_dict()})
+    summary = {"record": "summary", "run_id": settings.run_id, "sha256": level.context.sha256,
                "max_tokens": level.context.max_tokens, **level.stats.to_dict()}
-    rt.writer.write("perf", summary)
+    writer.write("perf", summary)
     benchmark.extra_info.update(
         model=model, sha256=level.context.sha256, scenario=scenario,
         endpoint=level.context.endpoint_kind,
@@ -80,20 +74,22 @@ def _measure(request: pytest.FixtureRequest, benchmark, model: str, scenario: st
 
 
 @pytest.fixture
-def cold(request: pytest.FixtureRequest, benchmark, model: str) -> list[ColdStart]:
+def cold(request: pytest.FixtureRequest, benchmark, model: str, perf_settings,
+         stackeval_settings, record_writer) -> list[ColdStart]:
     """Unload and reload the model's server, timing load and the first request."""
-    rt, stack = runtime(request.config), request.getfixturevalue("stack")
+    stack = request.getfixturevalue("stack")
     if not can_reload(stack):
         pytest.skip(f"the {stack.profile} stack keeps models loaded; no cold start to measure")
     benchmark.group = f"{model} cold start"
     attach.labels(model=model, suite="perf", scenario="cold")
-    starts = cold_start(stack, rt.client(), model, settings=perf_settings(request.config),
-                        rounds=COLD_ROUNDS, seed=rt.settings.seed, pedantic=benchmark.pedantic)
+    client = request.getfixturevalue("client")
+    starts = cold_start(stack, client, model, settings=perf_settings, rounds=COLD_ROUNDS,
+                        seed=stackeval_settings.seed, pedantic=benchmark.pedantic)
     sha = stack.served(model).sha256
-    rows = [{"record": "cold_start", "run_id": rt.settings.run_id, "sha256": sha, **s.to_dict()}
-            for s in starts]
+    rows = [{"record": "cold_start", "run_id": stackeval_settings.run_id, "sha256": sha,
+             **s.to_dict()} for s in starts]
     for row in rows:
-        rt.writer.write("perf", row)
+        record_writer.write("perf", row)
     benchmark.extra_info.update(model=model, sha256=sha, scenario="cold", cold_starts=rows)
     attach.as_json("cold starts", rows)
     return starts
@@ -113,10 +109,11 @@ def sweep_level(request: pytest.FixtureRequest, benchmark, model: str, concurren
 
 
 @pytest.fixture
-def rate_levels(request: pytest.FixtureRequest, model: str) -> list[RateLevel]:
+def rate_levels(request: pytest.FixtureRequest, model: str, perf_settings, stackeval_settings,
+                record_writer) -> list[RateLevel]:
     """Open-loop arrivals at each ``--rates`` level up to the knee; every level is saved as it
     ends. Opt-in: skipped without ``--rates``."""
-    rt, ps = runtime(request.config), perf_settings(request.config)
+    ps, settings, writer = perf_settings, stackeval_settings, record_writer
     if not ps.rates:
         pytest.skip("no --rates given: the open-loop rate sweep is opt-in (--rates 0.5,1,2,4)")
     stack = request.getfixturevalue("stack")
@@ -125,15 +122,15 @@ def rate_levels(request: pytest.FixtureRequest, model: str) -> list[RateLevel]:
 
     def save(level: RateLevel) -> None:
         for rec, extra in zip(level.records, level.extras(), strict=True):
-            rt.writer.write("perf", {"record": "request", **rec.to_dict(), **extra})
-        rt.writer.write("perf", {"record": "summary", "run_id": rt.settings.run_id, "sha256": sha,
-                                 "max_tokens": ps.perf_max_tokens, **level.summary()})
+            writer.write("perf", {"record": "request", **rec.to_dict(), **extra})
+        writer.write("perf", {"record": "summary", "run_id": settings.run_id, "sha256": sha,
+                              "max_tokens": ps.perf_max_tokens, **level.summary()})
 
-    knee, levels = rate_sweep(stack, rt.client(), model, settings=ps, run_id=rt.settings.run_id,
-                              seed=rt.settings.seed, temperature=rt.settings.temperature,
-                              on_level=save)
-    row = knee_record(model, rt.settings.run_id, knee, ps, sha)
-    rt.writer.write("perf", row)
+    knee, levels = rate_sweep(stack, request.getfixturevalue("client"), model, settings=ps,
+                              run_id=settings.run_id, seed=settings.seed,
+                              temperature=settings.temperature, on_level=save)
+    row = knee_record(model, settings.run_id, knee, ps, sha)
+    writer.write("perf", row)
     attach.as_json("open-loop knee", row)
     attach.as_json("open-loop levels", [level.summary() for level in levels])
     return levels

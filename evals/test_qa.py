@@ -20,7 +20,7 @@ from stackeval.judging import (
     qa_result,
     second_opinion,
 )
-from stackeval.plugin import models_for, runtime
+from stackeval.plugin import session_settings
 from stackeval.prompting import Asked
 from stackeval.qa import DEFAULT_DIR, load_examples, run_cases
 from stackeval.records import Outcome, QACase
@@ -32,17 +32,15 @@ pytestmark = pytest.mark.qa
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrize over models x cases with ids like ``smollm2:135m-strawberry-zh``."""
-    if {"model", "case"} <= set(metafunc.fixturenames):
-        settings = runtime(metafunc.config).settings
-        models = models_for(metafunc.config)
+    """Parametrize over cases; the plugin adds the models (``smollm2:135m-strawberry-zh``)."""
+    if "case" in metafunc.fixturenames:
+        settings = session_settings(metafunc.config).run
         cases = run_cases(settings.qa_dir, settings.qa_dataset)
-        metafunc.parametrize(("model", "case"), [(m, c) for m in models for c in cases],
-                             ids=[f"{m}-{c.test_id}" for m in models for c in cases])
+        metafunc.parametrize("case", cases, ids=[c.test_id for c in cases])
 
 
 def ask_attempts(asker, writer, saved, settings, model: str, case: QACase,
-                 second=(None, {})) -> list[Attempt]:
+                 second=(None, {}), max_tokens: int | None = None) -> list[Attempt]:
     """Ask ``--repeats`` times; each attempt is graded and saved the moment it is answered.
 
     On ``--resume`` an attempt the run already saved is taken from its record instead. With
@@ -58,7 +56,8 @@ def ask_attempts(asker, writer, saved, settings, model: str, case: QACase,
             results.append((None, Judged(Outcome(rec["outcome"]), rec["explanation"]), rec))
             continue
         try:
-            asked = asker.ask(model, case.prompt, lang=case.lang, repeat=repeat)
+            asked = asker.ask(model, case.prompt, lang=case.lang, repeat=repeat,
+                              max_tokens=max_tokens)
         except ClientError as exc:
             writer.write("qa", qa_result(rid, model, case, repeat, infra_outcome(exc),
                                          str(exc), served).to_dict())
@@ -96,12 +95,13 @@ def second_opinion_judge(asker, stackeval_settings):
 
 @pytest.fixture
 def attempts(request, model, case, answers, asker, record_writer, stackeval_settings,
-             second_opinion_judge):
+             second_opinion_judge, stackeval_knobs):
     """This question's attempts, asked concurrently with the model's other questions."""
     return answers.result_for(
         request.node,
         lambda p: ask_attempts(asker, record_writer, answers.saved, stackeval_settings,
-                               p["model"], p["case"], second_opinion_judge),
+                               p["model"], p["case"], second_opinion_judge,
+                               stackeval_knobs.get("max_tokens")),
         _output_tokens)
 
 

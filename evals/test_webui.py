@@ -12,12 +12,11 @@ import re
 import pytest
 
 from stackeval import attach
-from stackeval.errors import ClientError
+from stackeval.errors import ClientError, StackEvalError
 from stackeval.judging import Judged, attach_attempt, infra_outcome, judge, qa_result
-from stackeval.plugin import models_for, runtime
-from stackeval.plugin_webui import webui_cases
+from stackeval.plugin import session_settings
 from stackeval.prompting import Asked
-from stackeval.qa import load_cases
+from stackeval.qa import load_cases, select_cases
 from stackeval.records import Completion, Outcome, QACase
 
 pytestmark = pytest.mark.webui
@@ -33,14 +32,14 @@ def _latency_case() -> QACase:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Models x questions for the API test; models alone for the timing and browser tests."""
-    models = models_for(metafunc.config)
-    if {"model", "case"} <= set(metafunc.fixturenames):
-        cases = webui_cases(metafunc.config)
-        metafunc.parametrize(("model", "case"), [(m, c) for m in models for c in cases],
-                             ids=[f"{m}-{c.test_id}" for m in models for c in cases])
-    elif "model" in metafunc.fixturenames:
-        metafunc.parametrize("model", models)
+    """Questions for the API test (--webui-cases, default all); the plugin adds the models."""
+    if "case" in metafunc.fixturenames:
+        ids = session_settings(metafunc.config).webui.webui_cases
+        try:
+            cases = select_cases(load_cases(), ids=list(ids) or None)
+        except StackEvalError as exc:
+            raise pytest.UsageError(f"--webui-cases: {exc}") from exc
+        metafunc.parametrize("case", cases, ids=[c.test_id for c in cases])
 
 
 @pytest.fixture
@@ -64,13 +63,12 @@ def _messages(case: QACase) -> list[dict[str, str]]:
 
 
 @pytest.fixture
-def webui_judged(request, chat_model, case, webui, stack, record_writer, stackeval_settings):
+def webui_judged(chat_model, case, webui, stack, client, record_writer, stackeval_settings):
     """One question through Open WebUI's /api/chat/completions, graded, attached and saved."""
-    rt = runtime(request.config)
     served = stack.served(chat_model).to_dict()
     attach.labels(category=case.category, lang=case.lang)
     try:
-        completion = rt.client().chat(webui.endpoint(chat_model), _messages(case),
+        completion = client.chat(webui.endpoint(chat_model), _messages(case),
                                       **_params(stackeval_settings))
     except ClientError as exc:
         record_writer.write("webui", {"kind": "qa", "via": "webui"} | qa_result(
@@ -93,10 +91,10 @@ def test_webui_api_qa(webui_judged: Judged, case) -> None:
         f"{webui_judged.explanation}")
 
 
-def test_latency_three_ways(request, chat_model, webui, stack, record_writer,
+def test_latency_three_ways(chat_model, webui, stack, client, record_writer,
                             stackeval_settings) -> None:
     """The same question direct, via the gateway and via Open WebUI, timed in rotating order."""
-    rt, case = runtime(request.config), _latency_case()
+    case = _latency_case()
     endpoints = {"direct": stack.direct_endpoint(chat_model), "gateway": stack.endpoint(chat_model),
                  "webui": webui.endpoint(chat_model)}
     endpoints = {via: ep for via, ep in endpoints.items() if ep is not None}
@@ -105,7 +103,7 @@ def test_latency_three_ways(request, chat_model, webui, stack, record_writer,
     rows = []
     for rnd in range(ROUNDS + 1):  # round 0 warms every path (and the prompt cache) untimed
         for via in vias[rnd % len(vias):] + vias[:rnd % len(vias)]:
-            c = rt.client().chat(endpoints[via], _messages(case), **_params(stackeval_settings))
+            c = client.chat(endpoints[via], _messages(case), **_params(stackeval_settings))
             assert c.text.strip(), f"{via}: empty answer"
             answers[via] = c.text
             if rnd == 0:
@@ -123,11 +121,11 @@ def test_latency_three_ways(request, chat_model, webui, stack, record_writer,
 
 
 @pytest.fixture
-def browser_answer(request, chat_model, chat_page, webui, record_writer, stackeval_settings):
+def browser_answer(chat_model, chat_page, webui, run_dir, record_writer, stackeval_settings):
     """The latency question typed into new chats; the last answer's screenshot is kept."""
-    rt, case = runtime(request.config), _latency_case()
+    case = _latency_case()
     safe = re.sub(r"[^A-Za-z0-9._-]+", "-", chat_model)
-    shot = rt.run_dir / "webui" / f"browser-{safe}-{case.test_id}.png"
+    shot = run_dir / "webui" / f"browser-{safe}-{case.test_id}.png"
     for rnd in range(1, BROWSER_ROUNDS + 1):
         try:
             chat_page.new_chat(chat_model)

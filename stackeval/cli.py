@@ -11,28 +11,43 @@ from dataclasses import replace
 from pathlib import Path
 
 from stackeval import shutdown, store
-from stackeval.catalog import load_catalog
 from stackeval.coding.labcheck import add_check_lab_command
-from stackeval.config import OPTIONS, Settings
+from stackeval.config import Settings, StackSettings, options, resolve
 from stackeval.continue_config import continue_config, write_config
 from stackeval.errors import ConfigError, StackEvalError
-from stackeval.pull import default_cache_dir, pull
+from stackeval.models.cache import default_cache_dir
+from stackeval.models.catalog import load_catalog
+from stackeval.models.pull import pull
+from stackeval.models.resolve import resolve_models
 from stackeval.report.cli import add_report_command
-from stackeval.stack.factory import create_stack, resolve_specs
+from stackeval.stack.factory import create_stack
 from stackeval.summary import coding_table, format_coding_table, format_qa_table, qa_table
+from stackeval.table import Column, Layout
+
+# The settings each command reads; the rest keep their environment variables and defaults.
+PULL = ("models", "cache_dir")
+SERVE = tuple(o.name for o in options(StackSettings)) + ("reports_dir", "request_timeout")
+CONTINUE = ("stack", "models", "base_url", "api_key", "gateway_port")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.resolve(lambda opt: getattr(args, opt.name, None))
+    return resolve(Settings, lambda opt: getattr(args, opt.name, None))
 
 
-def _add_settings(parser: argparse.ArgumentParser) -> None:
-    for opt in OPTIONS:
+def _add_settings(parser: argparse.ArgumentParser, names: tuple[str, ...]) -> None:
+    """Register the named settings as flags; help shows each default and variable."""
+    for opt in options(Settings):
+        if opt.name not in names:
+            continue
         if opt.flag:
-            parser.add_argument(opt.cli, action="store_true", default=None, help=opt.help)
+            parser.add_argument(opt.cli, action="store_true", default=None, help=opt.help_text)
         else:
-            parser.add_argument(opt.cli, default=None, help=f"{opt.help} (env {opt.env})",
+            parser.add_argument(opt.cli, default=None, help=opt.help_text,
                                 action="append" if opt.many else "store")
+
+
+_CATALOG = Layout((Column("name", 22), Column("kind", 6), Column("quant", 8),
+                   Column("size", 8, ">")))
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -41,7 +56,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     for m in catalog:
         flag = "default" if m.default else ""
         size = f"{m.size_bytes / 1e6:.0f} MB" if m.size_bytes else "?"
-        print(f"{m.name:<22}{m.kind:<6}{m.quantization or '':<8}{size:>8}  {flag}")
+        print(_CATALOG.line(m.name, m.kind, m.quantization or "", size) + f"  {flag}")
     return 0
 
 
@@ -49,7 +64,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
     """Download and verify the selected models (default: the default set)."""
     settings = _settings(args)
     cache = settings.cache_dir or default_cache_dir()
-    for spec in resolve_specs(settings):
+    for spec in resolve_models(settings.models):  # files to fetch, whatever the --stack
         started = time.perf_counter()
         pulled = pull(spec, cache, progress=True)
         print(f"{spec.name}: {pulled.path} ({pulled.size_bytes / 1e6:.0f} MB, "
@@ -90,7 +105,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # server, also while the stack is still starting (start() undoes what it started).
     interrupts = shutdown.interrupt_on((signal.SIGINT, signal.SIGTERM))
     try:
-        stack = create_stack(settings, progress=True, eager=True)
+        specs = resolve_models(settings.models, profile=settings.stack)
+        stack = create_stack(settings, specs, progress=True, eager=True)
         with stack:
             print(f"stack up: {stack.describe()}", flush=True)
             print("gateway key: the value of --api-key / STACKEVAL_API_KEY", flush=True)
@@ -108,9 +124,8 @@ def cmd_continue_config(args: argparse.Namespace) -> int:
     if not settings.api_key:
         raise ConfigError("continue-config: pass --api-key (the gateway key clients send)")
     base_url = settings.base_url or f"http://127.0.0.1:{settings.gateway_port or 4000}/v1"
-    catalog = load_catalog()
-    models = [(spec.name, spec.kind) for spec in resolve_specs(settings, catalog)] \
-        if settings.stack != "external" else [(m, "chat") for m in settings.models]
+    models = [(spec.name, spec.kind)
+              for spec in resolve_models(settings.models, profile=settings.stack)]
     path = write_config(Path(args.output).expanduser(),
                         continue_config(base_url, settings.api_key, models))
     print(f"wrote {path} (mode 600) for {', '.join(m for m, _ in models)} at {base_url}")
@@ -141,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("models", help="list the model catalog").set_defaults(func=cmd_models)
     p = sub.add_parser("pull", help="download and verify models into the cache")
-    _add_settings(p)
+    _add_settings(p, PULL)
     p.set_defaults(func=cmd_pull)
     p = sub.add_parser("summary", help="print the Q&A summary of a saved run")
     p.add_argument("--run", help="a run directory (default: the latest under reports/runs)")
@@ -151,10 +166,10 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_summary)
     p = sub.add_parser("continue-config", help="write a Continue.dev config.yaml for the gateway")
     p.add_argument("--output", "-o", default="~/.continue/config.yaml")
-    _add_settings(p)
+    _add_settings(p, CONTINUE)
     p.set_defaults(func=cmd_continue_config)
     p = sub.add_parser("serve", help="start the embedded stack and keep it running")
-    _add_settings(p)
+    _add_settings(p, SERVE)
     p.set_defaults(func=cmd_serve)
     p = sub.add_parser("regrade", help="re-grade a run's stored Q&A answers with the current "
                        "graders (no server); writes a new run")

@@ -1,7 +1,21 @@
-"""Run settings: one frozen object from pytest options, ini values or ``STACKEVAL_*`` env vars.
+"""Settings: one tree of frozen dataclasses whose fields declare their own option.
 
-Each setting is declared once in ``OPTIONS``; the pytest plugin and the CLI both register them
-from that table, so help text and defaults never drift apart.
+A field made by :func:`setting` carries its help text, default, command-line flag
+(``--name-with-dashes``), ini key (``stackeval_name``) and environment variable
+(``STACKEVAL_NAME``). The groups:
+
+- :class:`StackSettings`: which stack serves the models and how
+- :class:`RunSettings`: what a run asks, where it writes, how long it waits
+- :class:`SamplingSettings`: what every eval request asks the model for
+- :class:`CodingSettings`: coding suites, samples and where their code runs
+- :class:`Settings`: the four above as one flat object, the one the library takes (a function
+  that needs one group may type its parameter with that group)
+- :class:`PerfSettings`, :class:`WebUISettings`, :class:`GateSettings`: perf runs, the web UI
+  evals and the CI gate
+- :class:`SessionSettings`: all of them, resolved once per session
+
+:func:`resolve` is the one resolver (flag, then ini key, then environment, then default); the
+pytest plugin and the ``stackeval`` CLI both call it.
 """
 
 from __future__ import annotations
@@ -12,23 +26,41 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from stackeval.errors import ConfigError
 
+if TYPE_CHECKING:
+    from stackeval.perf.stats import SLO
+
 FIXTURES_DIR = Path(__file__).resolve().parent.parent / "fixtures"
+T = TypeVar("T")
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def _ints(value: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in value.split(",") if v.strip())
+
+
+def _floats(value: str) -> tuple[float, ...]:
+    return tuple(float(v) for v in value.split(",") if v.strip())
 
 
 @dataclass(frozen=True)
 class Option:
-    """One setting: its name, type, default and help text."""
+    """One setting as a user sets it: flag, ini key, environment variable, help and default."""
 
-    name: str  # attribute name; the flag is --name-with-dashes, the env var STACKEVAL_NAME
+    name: str  # the field's name
     default: Any
     help: str
-    type: Callable[[str], Any] = str
+    parse: Callable[[str], Any] = str  # reads the value from a string (flag, ini or env)
     flag: bool = False  # a store_true switch
     many: bool = False  # may be given several times; the values are joined with ","
+    shown: str | None = None  # the default in words, where the value alone would say "unset"
+    metavar: str | None = None
 
     @property
     def cli(self) -> str:
@@ -36,146 +68,200 @@ class Option:
         return "--" + self.name.replace("_", "-")
 
     @property
+    def ini(self) -> str:
+        """The ini key (``[tool.pytest.ini_options]`` in pyproject.toml)."""
+        return f"stackeval_{self.name}"
+
+    @property
     def env(self) -> str:
         """The environment variable."""
         return "STACKEVAL_" + self.name.upper()
 
+    @property
+    def help_text(self) -> str:
+        """The help text with the default and the environment variable."""
+        default = self.shown
+        if default is None:
+            default = (",".join(map(str, self.default)) if isinstance(self.default, tuple)
+                       else self.default)
+            default = "unset" if default in (None, "", ()) else default
+        return f"{self.help} [default: {default}; env {self.env}]"
 
-def _csv(value: str) -> tuple[str, ...]:
-    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+def setting(default: Any, help: str, *, parse: Callable[[str], Any] | None = None,
+            many: bool = False, shown: str | None = None, metavar: str | None = None,
+            repr: bool = True) -> Any:
+    """A dataclass field that is also an option; ``parse`` defaults from the default's type."""
+    meta = {"help": help, "parse": parse, "many": many, "shown": shown, "metavar": metavar}
+    return field(default=default, metadata=meta, repr=repr)
 
 
-OPTIONS: tuple[Option, ...] = (
-    Option("stack", "embedded", "stack profile: embedded (local llama.cpp servers + LiteLLM "
-           "gateway), compose (Docker) or external (endpoints you already run)"),
-    Option("models", (), "comma-separated model names from fixtures/models.yaml or paths to .gguf "
-           "files (default: the catalog's default chat models)", _csv),
-    Option("base_url", None, "external profile: OpenAI-compatible base URL, e.g. "
-           "http://127.0.0.1:3000/v1 (One-API) or http://127.0.0.1:11434/v1 (Ollama)"),
-    Option("endpoint", (), "external profile, several endpoints: NAME=URL[?concurrency=N], "
-           "comma-separated or repeated; --models entries NAME/model; each key from "
-           "STACKEVAL_ENDPOINT_<NAME>_KEY (never logged)", _csv, many=True),
-    Option("api_key", None, "API key for --base-url (external) or the gateway's key (embedded; "
-           "default: a random key per run); never logged"),
-    Option("cache_dir", None, "where pulled model files live (default $STACKEVAL_CACHE or "
-           "~/.cache/stackeval)", Path),
-    Option("reports_dir", Path("reports"), "where results, Allure results and logs are written",
-           Path),
-    Option("qa_dir", None, "Q&A question files: a directory of .yaml/.jsonl/.csv files or one "
-           "file (default: fixtures/qa, unless only --qa-dataset is given)", Path),
-    Option("qa_dataset", (), "standard benchmarks read from disk, comma-separated NAME:PATH"
-           "[?shots=N&limit=N&subjects=a+b&split=S], NAME one of mmlu, ceval, cmmlu, gsm8k",
-           _csv),
-    Option("gateway_port", 0, "port of the embedded gateway on 127.0.0.1 (0: a free port; "
-           "`stackeval serve` uses 4000)", int),
-    Option("threads", 0, "llama.cpp threads per model server replica (0: auto = 1; more threads "
-           "collapse when another process wants a core)", int),
-    Option("parallel", 0, "request slots per model server replica (continuous batching; 0: auto "
-           "= 4)", int),
-    Option("replicas", 0, "model server processes per model, requests spread over them by the "
-           "gateway (0: auto = usable cores / --max-loaded-models)", int),
-    Option("ask_concurrency", 0, "Q&A and coding asks in flight per model (0: auto = replicas x "
-           "slots on the embedded stack, 4 elsewhere; 1 = one at a time)", int),
-    Option("ctx_size", 0, "context tokens per slot (0: the catalog's default for the model)", int),
-    Option("max_loaded_models", 1, "at most this many model servers run at once; others start "
-           "lazily and the least recently used is stopped", int),
-    Option("temperature", 0.0, "sampling temperature for eval requests", float),
-    Option("seed", 1234, "sampling seed for eval requests", int),
-    Option("max_tokens", 256, "max output tokens per Q&A answer", int),
-    Option("repeats", 1, "ask every question N times and report the pass rate", int),
-    Option("loop_min_repeats", 3, "stop an answer whose tail repeats one unit of text this many "
-           "times (digits ignored) ...", int),
-    Option("loop_min_bytes", 200, "... over at least this many bytes of UTF-8 (coding: 4x); "
-           "such an answer is graded as it is but never passes", int),
-    Option("no_loop_stop", False, "never stop a looping answer early (perf runs never do)",
-           flag=True),
-    Option("judge_model", None, "optional LLM judge: a model name at --judge-url whose verdict "
-           "on each Q&A answer is recorded beside the deterministic grade (never replaces it)"),
-    Option("judge_url", None, "the judge's OpenAI-compatible base URL, e.g. "
-           "http://127.0.0.1:8080/v1 (default: the run's own gateway); its key, if any, is read "
-           "from STACKEVAL_JUDGE_API_KEY and never stored"),
-    Option("resume", None, "continue an interrupted run (a run directory or 'latest'): answers "
-           "already saved there are not asked again"),
-    Option("request_timeout", 120.0, "seconds before one request is abandoned", float),
-    Option("retries", 2, "retries for infrastructure errors (connect, 429, 5xx) only", int),
-    Option("start_timeout", 180.0, "seconds to wait for the stack to become healthy", float),
-    Option("keep_stack", False, "leave the stack running after the session", flag=True),
-    Option("coding_suites", ("humaneval", "bashlab", "python"), "coding task suites to run "
-           "(comma-separated: humaneval, bashlab, python)", _csv),
-    Option("coding_dataset", (), "coding benchmarks read from disk, comma-separated NAME:PATH"
-           "[?limit=N&split=S&shots=N&challenge=1], NAME: mbpp (mbpp.jsonl or "
-           "sanitized-mbpp.json); given alone, it replaces the default --coding-suites", _csv),
-    Option("coding_limit", 0, "run only the first N HumanEval problems (0: see "
-           "--humaneval-sample)", int),
-    Option("humaneval_sample", 40, "HumanEval problems in a fixed, seeded sample stratified by "
-           "solution length (0: all 164)", int),
-    Option("coding_max_tokens", 768, "max output tokens per coding answer", int),
-    Option("samples", 1, "completions drawn per coding task; pass@1 and pass@k are reported", int),
-    Option("client", "direct", "how coding tasks reach the model: direct (stackeval's own client) "
-           "or continue (the real Continue CLI, `cn -p`, from `npm ci`)"),
-    Option("sandbox", "auto", "where model-written code runs: auto (Docker if it answers, else "
-           "bubblewrap), docker or bwrap"),
-    Option("compose_file", (), "compose profile: compose files, comma-separated, merged in order "
-           "(default stack/compose.yaml; CI images: stack/compose.ci.yaml)", _csv),
-    Option("gpu", False, "compose profile: add stack/compose.gpu.yaml (NVIDIA GPUs for Ollama)",
-           flag=True),
-    Option("model_source", "pull", "compose profile: pull models from Ollama's registry, or "
-           "import the catalog's GGUF files (offline GPU servers)"),
-    Option("compose_profiles", (), "compose profile: compose profiles to enable, e.g. vllm",
-           _csv),
-    Option("unsafe_exec", False, "allow running model-written code on the bare host when no "
-           "sandbox is available (never the default)", flag=True),
-)
+def options(cls: type) -> tuple[Option, ...]:
+    """The options a settings class declares, in field order."""
+    out = []
+    for f in fields(cls):
+        if "help" not in f.metadata:
+            continue  # not an option (the run id)
+        meta = f.metadata
+        parse = meta["parse"] or _parser_for(f.default)
+        out.append(Option(f.name, f.default, meta["help"], parse, flag=isinstance(f.default, bool),
+                          many=meta["many"], shown=meta["shown"], metavar=meta["metavar"]))
+    return tuple(out)
+
+
+def _parser_for(default: Any) -> Callable[[str], Any]:
+    if isinstance(default, bool):
+        return lambda v: v.lower() in ("1", "true", "yes")
+    if isinstance(default, tuple):
+        return _csv
+    return type(default) if isinstance(default, int | float | Path) else str
+
+
+def resolve(cls: type[T], get: Callable[[Option], Any], **extra: Any) -> T:
+    """The one resolver: each option from ``get`` (command line, then ini; None when unset),
+    else its ``STACKEVAL_*`` variable, else its default. ``extra`` sets fields that are not
+    options (the run id); a bad value names its flag."""
+    values: dict[str, Any] = {}
+    for opt in options(cls):
+        value = get(opt)
+        if isinstance(value, list):  # a ``many`` option given several times
+            value = ",".join(value)
+        if value in (None, "", ()) and opt.env in os.environ:
+            value = os.environ[opt.env]
+        if value in (None, "", ()):
+            continue
+        if isinstance(value, str) and opt.parse is not str:
+            try:
+                value = opt.parse(value)
+            except ValueError as exc:
+                raise ConfigError(f"{opt.cli}: cannot read {value!r} ({exc})") from exc
+        values[opt.name] = value
+    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    values.update({k: v for k, v in extra.items() if k in known and v is not None})
+    return cls(**values)
 
 
 @dataclass(frozen=True)
-class Settings:
-    """Everything a run needs to know, resolved once at session start."""
+class StackSettings:
+    """Which stack serves the models, and how."""
 
-    stack: str = "embedded"
-    models: tuple[str, ...] = ()
-    base_url: str | None = None
-    endpoint: tuple[str, ...] = ()
-    api_key: str | None = field(default=None, repr=False)
-    cache_dir: Path | None = None
-    reports_dir: Path = Path("reports")
-    qa_dir: Path | None = None
-    qa_dataset: tuple[str, ...] = ()
-    gateway_port: int = 0
-    threads: int = 0
-    parallel: int = 0
-    replicas: int = 0
-    ask_concurrency: int = 0
-    ctx_size: int = 0
-    max_loaded_models: int = 1
-    temperature: float = 0.0
-    seed: int = 1234
-    max_tokens: int = 256
-    repeats: int = 1
-    loop_min_repeats: int = 3
-    loop_min_bytes: int = 200
-    no_loop_stop: bool = False
-    judge_model: str | None = None
-    judge_url: str | None = None
-    resume: str | None = None
-    request_timeout: float = 120.0
-    retries: int = 2
-    start_timeout: float = 180.0
-    keep_stack: bool = False
-    coding_suites: tuple[str, ...] = ("humaneval", "bashlab", "python")
-    coding_dataset: tuple[str, ...] = ()
-    coding_limit: int = 0
-    humaneval_sample: int = 40
-    coding_max_tokens: int = 768
-    samples: int = 1
-    client: str = "direct"
-    sandbox: str = "auto"
-    unsafe_exec: bool = False
-    compose_file: tuple[str, ...] = ()
-    gpu: bool = False
-    model_source: str = "pull"
-    compose_profiles: tuple[str, ...] = ()
+    stack: str = setting("embedded", "stack profile: embedded (local llama.cpp servers + "
+                         "LiteLLM gateway), compose (Docker) or external (endpoints you already "
+                         "run)")
+    models: tuple[str, ...] = setting((), "comma-separated model names from fixtures/models.yaml "
+                                      "or paths to .gguf files", shown="the catalog's default "
+                                      "chat models")
+    base_url: str | None = setting(None, "external profile: OpenAI-compatible base URL, e.g. "
+                                   "http://127.0.0.1:3000/v1 (One-API) or "
+                                   "http://127.0.0.1:11434/v1 (Ollama)")
+    endpoint: tuple[str, ...] = setting((), "external profile, several endpoints: "
+                                        "NAME=URL[?concurrency=N], comma-separated or repeated; "
+                                        "--models entries NAME/model; each key from "
+                                        "STACKEVAL_ENDPOINT_<NAME>_KEY (never logged)", many=True)
+    api_key: str | None = setting(None, "API key for --base-url (external) or the gateway's key "
+                                  "(embedded); never logged", shown="a random gateway key per "
+                                  "run", repr=False)
+    cache_dir: Path | None = setting(None, "where pulled model files live", parse=Path,
+                                     shown="$STACKEVAL_CACHE or ~/.cache/stackeval")
+    gateway_port: int = setting(0, "port of the embedded gateway on 127.0.0.1 (0: a free port; "
+                                "`stackeval serve` uses 4000)")
+    threads: int = setting(0, "llama.cpp threads per model server replica (0: auto = 1; more "
+                           "threads collapse when another process wants a core)")
+    parallel: int = setting(0, "request slots per model server replica (continuous batching; "
+                            "0: auto = 4)")
+    replicas: int = setting(0, "model server processes per model, requests spread over them by "
+                            "the gateway (0: auto = usable cores / --max-loaded-models)")
+    ctx_size: int = setting(0, "context tokens per slot (0: the catalog's default for the model)")
+    max_loaded_models: int = setting(1, "at most this many model servers run at once; others "
+                                     "start lazily and the least recently used is stopped")
+    start_timeout: float = setting(180.0, "seconds to wait for the stack to become healthy")
+    keep_stack: bool = setting(False, "leave the stack running after the session")
+    compose_file: tuple[str, ...] = setting((), "compose profile: compose files, comma-separated, "
+                                            "merged in order (CI images: stack/compose.ci.yaml)",
+                                            shown="stack/compose.yaml")
+    gpu: bool = setting(False, "compose profile: add stack/compose.gpu.yaml (NVIDIA GPUs for "
+                        "Ollama)")
+    model_source: str = setting("pull", "compose profile: pull models from Ollama's registry, or "
+                                "import the catalog's GGUF files (offline GPU servers)")
+    compose_profiles: tuple[str, ...] = setting((), "compose profile: compose profiles to "
+                                                "enable, e.g. vllm", shown="none")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What a run asks, where it writes, and how long it waits."""
+
+    reports_dir: Path = setting(Path("reports"), "where results, Allure results and logs are "
+                                "written")
+    qa_dir: Path | None = setting(None, "Q&A question files: a directory of .yaml/.jsonl/.csv "
+                                  "files or one file", parse=Path,
+                                  shown="fixtures/qa, unless only --qa-dataset is given")
+    qa_dataset: tuple[str, ...] = setting((), "standard benchmarks read from disk, "
+                                          "comma-separated NAME:PATH[?shots=N&limit=N&subjects="
+                                          "a+b&split=S], NAME one of mmlu, ceval, cmmlu, gsm8k",
+                                          shown="none")
+    ask_concurrency: int = setting(0, "Q&A and coding asks in flight per model (0: auto = "
+                                   "replicas x slots on the embedded stack, 4 elsewhere; 1 = one "
+                                   "at a time)")
+    repeats: int = setting(1, "ask every question N times and report the pass rate")
+    judge_model: str | None = setting(None, "optional LLM judge: a model name at --judge-url "
+                                      "whose verdict on each Q&A answer is recorded beside the "
+                                      "deterministic grade (never replaces it)", shown="no judge")
+    judge_url: str | None = setting(None, "the judge's OpenAI-compatible base URL, e.g. "
+                                    "http://127.0.0.1:8080/v1; its key, if any, is read from "
+                                    "STACKEVAL_JUDGE_API_KEY and never stored",
+                                    shown="the run's own gateway")
+    resume: str | None = setting(None, "continue an interrupted run (a run directory or "
+                                 "'latest'): answers already saved there are not asked again",
+                                 shown="a new run")
+    request_timeout: float = setting(120.0, "seconds before one request is abandoned")
+    retries: int = setting(2, "retries for infrastructure errors (connect, 429, 5xx) only")
     run_id: str = field(default_factory=lambda: new_run_id())
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """What every eval request asks the model for."""
+
+    temperature: float = setting(0.0, "sampling temperature for eval requests")
+    seed: int = setting(1234, "sampling seed for eval requests")
+    max_tokens: int = setting(256, "max output tokens per Q&A answer")
+    loop_min_repeats: int = setting(3, "stop an answer whose tail repeats one unit of text this "
+                                    "many times (digits ignored) ...")
+    loop_min_bytes: int = setting(200, "... over at least this many bytes of UTF-8 (coding: 4x); "
+                                  "such an answer is graded as it is but never passes")
+    no_loop_stop: bool = setting(False, "never stop a looping answer early (perf runs never do)")
+
+
+@dataclass(frozen=True)
+class CodingSettings:
+    """Coding suites, samples, and where model-written code runs."""
+
+    coding_suites: tuple[str, ...] = setting(("humaneval", "bashlab", "python"), "coding task "
+                                             "suites to run (comma-separated: humaneval, "
+                                             "bashlab, python)")
+    coding_dataset: tuple[str, ...] = setting((), "coding benchmarks read from disk, "
+                                              "comma-separated NAME:PATH[?limit=N&split=S&"
+                                              "shots=N&challenge=1], NAME: mbpp (mbpp.jsonl or "
+                                              "sanitized-mbpp.json); given alone, it replaces "
+                                              "the default --coding-suites", shown="none")
+    coding_limit: int = setting(0, "run only the first N HumanEval problems (0: see "
+                                "--humaneval-sample)")
+    humaneval_sample: int = setting(40, "HumanEval problems in a fixed, seeded sample stratified "
+                                    "by solution length (0: all 164)")
+    coding_max_tokens: int = setting(768, "max output tokens per coding answer")
+    samples: int = setting(1, "completions drawn per coding task; pass@1 and pass@k are reported")
+    client: str = setting("direct", "how coding tasks reach the model: direct (stackeval's own "
+                          "client) or continue (the real Continue CLI, `cn -p`, from `npm ci`)")
+    sandbox: str = setting("auto", "where model-written code runs: auto (Docker if it answers, "
+                           "else bubblewrap), docker or bwrap")
+    unsafe_exec: bool = setting(False, "allow running model-written code on the bare host when "
+                                "no sandbox is available (never the default)")
+
+
+@dataclass(frozen=True)
+class Settings(CodingSettings, SamplingSettings, RunSettings, StackSettings):
+    """Everything a run needs to know, resolved once at session start (one flat object)."""
 
     def __post_init__(self) -> None:
         if self.stack not in ("embedded", "compose", "external"):
@@ -190,45 +276,113 @@ class Settings:
             raise ConfigError(f"--client={self.client!r}: choose direct or continue")
         if self.model_source not in ("pull", "import"):
             raise ConfigError(f"--model-source={self.model_source!r}: choose pull or import")
-        for name in ("max_loaded_models", "repeats", "max_tokens", "samples",
-                     "coding_max_tokens", "loop_min_repeats", "loop_min_bytes"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
+        _at_least(self, 1, "max_loaded_models", "repeats", "max_tokens", "samples",
+                  "coding_max_tokens", "loop_min_repeats", "loop_min_bytes")
         for name in ("threads", "parallel", "replicas", "ask_concurrency", "coding_limit",
                      "humaneval_sample"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"--{name.replace('_', '-')} cannot be negative (0: auto)")
 
+
+def _at_least(obj: Any, low: int, *names: str) -> None:
+    for name in names:
+        if getattr(obj, name) < low:
+            raise ConfigError(f"--{name.replace('_', '-')} must be at least {low}")
+
+
+@dataclass(frozen=True)
+class PerfSettings:
+    """What a perf run needs beyond the run settings."""
+
+    concurrency: tuple[int, ...] = setting((1, 2, 4, 8), "perf sweep: concurrent streams per "
+                                           "level, comma-separated", parse=_ints)
+    perf_requests: int = setting(8, "perf: measured requests per scenario and per concurrency "
+                                 "level")
+    perf_warmup: int = setting(1, "perf: untimed warm-up rounds before each measured "
+                               "scenario/level")
+    perf_max_tokens: int = setting(64, "perf: output tokens per request, fixed (ignore_eos + "
+                                   "min_tokens where the server supports them)")
+    slo_ttft_ms: float = setting(1000.0, "perf goodput: time-to-first-token objective in ms")
+    slo_tpot_ms: float = setting(50.0, "perf goodput: time-per-output-token objective in ms")
+    rates: tuple[float, ...] = setting((), "perf open-loop sweep: request rates (req/s), "
+                                       "comma-separated; the knee is the highest meeting the "
+                                       "SLOs", parse=_floats, shown="no rate sweep")
+    arrival: str = setting("poisson", "perf open-loop arrivals: poisson (exponential gaps) or "
+                           "constant (evenly spaced)")
+    rate_requests: int = setting(24, "perf open-loop: requests sent at each rate")
+    slo_percentile: float = setting(90.0, "perf knee: the TTFT and TPOT percentile that must "
+                                    "meet the SLOs")
+    knee_refine: int = setting(2, "perf knee: bisection steps between the last rate that met "
+                               "the SLOs and the first that did not")
+    telemetry_rate: float = setting(10.0, "telemetry samples per second around perf/qa/coding "
+                                    "tests (0 turns telemetry off)")
+
+    def __post_init__(self) -> None:
+        if not self.concurrency or min(self.concurrency) < 1:
+            raise ConfigError(f"--concurrency={self.concurrency!r}: give levels >= 1, e.g. 1,2,4,8")
+        _at_least(self, 1, "perf_requests", "perf_max_tokens")
+        if self.perf_warmup < 0 or self.telemetry_rate < 0:
+            raise ConfigError("--perf-warmup and --telemetry-rate cannot be negative")
+        if any(r <= 0 for r in self.rates):
+            raise ConfigError(f"--rates={self.rates!r}: give request rates above 0, e.g. 0.5,1,2")
+        if self.arrival not in ("poisson", "constant"):
+            raise ConfigError(f"--arrival={self.arrival!r}: choose poisson or constant")
+        if self.rate_requests < 2 or self.knee_refine < 0:
+            raise ConfigError("--rate-requests must be at least 2, --knee-refine at least 0")
+        if not 0 < self.slo_percentile <= 100:
+            raise ConfigError("--slo-percentile must be within (0, 100]")
+
+    @property
+    def slo(self) -> SLO:
+        """The goodput objectives."""
+        from stackeval.perf.stats import SLO
+
+        return SLO(ttft_ms=self.slo_ttft_ms, tpot_ms=self.slo_tpot_ms)
+
+
+@dataclass(frozen=True)
+class WebUISettings:
+    """The web UI evals: where Open WebUI and Chromium are, which questions go through it."""
+
+    with_webui: bool = setting(False, "start Open WebUI with the stack in every eval session "
+                               "(web UI evals start it anyway)")
+    webui_venv: Path = setting(Path(".venv-webui"), "the venv holding the pinned Open WebUI; "
+                               "created (about 2-4 min, ~7 GB) when missing")
+    chromium: Path = setting(Path("/usr/bin/chromium"), "the Chromium the browser tests drive "
+                             "(Debian's package; never a downloaded one)")
+    webui_cases: tuple[str, ...] = setting((), "comma-separated question ids asked through Open "
+                                           "WebUI's API, both languages each (the timing and "
+                                           "browser tests use one question)", shown="all")
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """The CI gate: minimums a model's results must reach (unset: no gate)."""
+
+    min_accuracy: str | None = setting(None, "fail the session if a model's Q&A accuracy (passed "
+                                       "/ graded attempts) is below this, e.g. 0.6 or 60%%",
+                                       shown="no gate", metavar="FRACTION")
+    min_pass_at_1: str | None = setting(None, "fail the session if a model's coding pass@1 is "
+                                        "below this, e.g. 0.3 or 30%%", shown="no gate",
+                                        metavar="FRACTION")
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """Every group, resolved once per pytest session."""
+
+    run: Settings
+    perf: PerfSettings
+    webui: WebUISettings
+    gate: GateSettings
+
+    GROUPS = (Settings, GateSettings, PerfSettings, WebUISettings)  # in --help order
+
     @classmethod
-    def resolve(cls, get: Callable[[Option], Any], **extra: Any) -> Settings:
-        """Build settings; ``get(option)`` returns the CLI/ini value or None when unset."""
-        values = resolve_values(OPTIONS, get)
-        known = {f.name for f in fields(cls)}
-        values.update({k: v for k, v in extra.items() if k in known and v is not None})
-        return cls(**values)
-
-
-def resolve_values(options: tuple[Option, ...], get: Callable[[Option], Any]) -> dict[str, Any]:
-    """Each option's value from ``get`` (CLI, then ini), else ``STACKEVAL_*``; unset ones left out.
-
-    Strings are converted with the option's type; a bad value names the flag.
-    """
-    values: dict[str, Any] = {}
-    for opt in options:
-        value = get(opt)
-        if isinstance(value, list):  # a ``many`` option given several times
-            value = ",".join(value)
-        if value in (None, "", ()) and opt.env in os.environ:
-            value = os.environ[opt.env]
-        if value in (None, "", ()):
-            continue
-        if isinstance(value, str) and opt.type is not str:
-            try:
-                value = (value.lower() in ("1", "true", "yes")) if opt.flag else opt.type(value)
-            except ValueError as exc:
-                raise ConfigError(f"{opt.cli}: cannot read {value!r} ({exc})") from exc
-        values[opt.name] = value
-    return values
+    def resolve(cls, get: Callable[[Option], Any], **extra: Any) -> SessionSettings:
+        """Resolve every group with :func:`resolve`; ``extra`` goes to the run settings."""
+        return cls(resolve(Settings, get, **extra), resolve(PerfSettings, get),
+                   resolve(WebUISettings, get), resolve(GateSettings, get))
 
 
 def usable_cores() -> int:

@@ -2,7 +2,7 @@
 
 The library reports each step on the ``stackeval.progress`` logger at INFO. The CLI shows it
 with its logging setup; the pytest plugin writes it to the real stderr (see
-:mod:`stackeval.plugin_session`), so a pull or a model load shows while pytest captures the
+:mod:`stackeval.plugin.session`), so a pull or a model load shows while pytest captures the
 output of the test that triggered it. Byte counts get a :class:`Meter`: a line every few
 seconds where no progress bar can be drawn (pytest, CI logs).
 """

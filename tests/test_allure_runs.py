@@ -18,14 +18,13 @@ pytest_plugins = ["pytester"]
 
 FAKE_EVALS = """
     import pytest
-    from stackeval.plugin import runtime
 
     @pytest.mark.qa
     @pytest.mark.parametrize(("model", "case"), [("m:1b", "paris"), ("m:1b", "strawberry")],
                              ids=["m:1b-paris-en", "m:1b-strawberry-en"])
-    def test_qa(model, case, record_writer, pytestconfig):
+    def test_qa(model, case, record_writer, stackeval_settings):
         ok = case == "paris"
-        record_writer.write("qa", {"run_id": runtime(pytestconfig).settings.run_id,
+        record_writer.write("qa", {"run_id": stackeval_settings.run_id,
                                    "model": model, "case_id": case, "lang": "en",
                                    "category": "logic", "repeat": 0,
                                    "outcome": "pass" if ok else "wrong_answer"})
@@ -35,7 +34,6 @@ FAKE_EVALS = """
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makeconftest('pytest_plugins = ["stackeval.plugin", "stackeval.plugin_report"]')
     pytester.makepyfile(test_qa=FAKE_EVALS)
     return pytester
 

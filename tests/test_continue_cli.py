@@ -112,7 +112,6 @@ def test_report_puts_the_clients_side_by_side():
 @pytest.mark.integration
 def test_cn_answers_a_lab_task_through_the_embedded_stack(pytester, tmp_path, continue_installed):
     """One bash lab task, through ``cn -p`` against smollm2:135m, graded in the sandbox."""
-    pytester.makeconftest('pytest_plugins = ["stackeval.plugin"]')
     pytester.makepyfile(test_coding=EVALS.read_text())
     reports = tmp_path / "reports"
     result = pytester.runpytest_subprocess(

@@ -72,7 +72,6 @@ def test_server_error_is_named():
 
 
 def test_wrong_url_ends_the_run_at_once_with_one_line(pytester: pytest.Pytester):
-    pytester.makeconftest('pytest_plugins = ["stackeval.plugin"]')
     pytester.makepyfile(test_evals="""
         import pytest
 

@@ -33,7 +33,7 @@ def _project(tmp_path: Path, questions: int) -> Path:
     (root / "qa").mkdir(parents=True)
     shutil.copy(ROOT / "evals" / "test_qa.py", root / "test_qa.py")
     (root / "conftest.py").write_text(
-        'pytest_plugins = ["stackeval.plugin", "stackeval.plugin_report"]\n')
+        '"""The stackeval plugin comes from its pytest11 entry point."""\n')
     entries = "".join(
         f"  - id: add-{i}\n    expected: {i + 1}\n    grader: {{type: number, value: {i + 1}}}\n"
         f"    zh:\n      prompt: 1 加 {i} 等于几？只回答数字。\n"

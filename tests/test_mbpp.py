@@ -182,7 +182,6 @@ def test_coding_eval_runs_mbpp_end_to_end(jsonl: Path, sandbox: Sandbox, pyteste
 
     data = pytester.mkdir("data") / "mbpp.jsonl"  # beside conftest.py: pytest looks there
     data.write_text(jsonl.read_text(), encoding="utf-8")
-    pytester.makeconftest('pytest_plugins = ["stackeval.plugin"]')
     pytester.makepyfile(test_coding=(Path(__file__).parents[1] / "evals" / "test_coding.py")
                         .read_text())
     with serving(FakeServer(None, ("coder",), reply)) as (fake,):

@@ -12,9 +12,10 @@ import pytest
 
 from stackeval.client import StreamingClient
 from stackeval.errors import ClientError
-from stackeval.perf.load import LoadGenerator, RequestShape, RoundRunner, rounds_for
+from stackeval.perf.load import LoadGenerator, RoundRunner, rounds_for
 from stackeval.perf.prompts import PromptFactory
 from stackeval.perf.record import RunContext
+from stackeval.sampling import Sampling
 from stackeval.stack.base import Endpoint
 
 STREAM = (Path(__file__).parent / "transcripts" / "llamacpp_chat_stream.sse").read_bytes()
@@ -45,7 +46,7 @@ class FakeServer:
 
 def generator(server: FakeServer, fmt: str = "chat") -> LoadGenerator:
     client = StreamingClient(transport=httpx.MockTransport(server), retries=0)
-    return LoadGenerator(client, EP, RequestShape(max_tokens=48, seed=7), fmt)
+    return LoadGenerator(client, EP, Sampling(max_tokens=48, seed=7, fixed_length=True), fmt)
 
 
 def test_prompts_are_seeded_distinct_and_nonce_first():
@@ -74,7 +75,7 @@ def test_request_body_asks_for_a_fixed_length_and_varies_the_seed():
     assert first["stream_options"] == {"include_usage": True}
     assert (first["seed"], second["seed"]) == (7, 8)
     assert first["messages"][0]["role"] == "system"
-    assert "ignore_eos" not in RequestShape(fixed_length=False).body()
+    assert "ignore_eos" not in Sampling(max_tokens=64, seed=1234).body()
 
 
 def test_completion_format_for_base_models():
@@ -82,7 +83,7 @@ def test_completion_format_for_base_models():
     generator(server, "completion").send(PromptFactory("short").prompt(0))
     assert server.bodies[0]["prompt"].endswith("Answer:") and "messages" not in server.bodies[0]
     with pytest.raises(ValueError):
-        LoadGenerator(StreamingClient(), EP, RequestShape(), "speech")
+        LoadGenerator(StreamingClient(), EP, Sampling(64), "speech")
 
 
 def test_a_round_runs_its_requests_concurrently():
@@ -153,8 +154,8 @@ class FakeStack:
 
 
 def test_run_level_records_and_summarizes_every_measured_request():
+    from stackeval.config import PerfSettings
     from stackeval.perf.scenario import run_level
-    from stackeval.perf.settings import PerfSettings
 
     server = FakeServer()
     client = StreamingClient(transport=httpx.MockTransport(server), retries=0)
@@ -176,9 +177,9 @@ def test_run_level_records_and_summarizes_every_measured_request():
 
 
 def test_cold_start_needs_a_stack_that_loads_on_demand():
+    from stackeval.config import PerfSettings
     from stackeval.errors import StackError
     from stackeval.perf.scenario import can_reload, cold_start
-    from stackeval.perf.settings import PerfSettings
 
     assert not can_reload(FakeStack())
     with pytest.raises(StackError, match="cold start"):

@@ -7,24 +7,22 @@ from pathlib import Path
 
 import pytest
 
+from stackeval.config import PerfSettings, resolve
 from stackeval.errors import ConfigError
-from stackeval.perf.settings import PerfSettings
 
 pytest_plugins = ["pytester"]
 
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makeconftest('pytest_plugins = ["stackeval.plugin", "stackeval.plugin_perf"]')
     pytester.makepyfile(test_fake_evals="""
         import time
         import pytest
-        from stackeval.plugin_perf import perf_settings
 
         @pytest.mark.perf
         @pytest.mark.parametrize("model", ["m:1b"])
-        def test_fast(benchmark, model, pytestconfig):
-            benchmark.extra_info["levels"] = list(perf_settings(pytestconfig).concurrency)
+        def test_fast(benchmark, model, perf_settings):
+            benchmark.extra_info["levels"] = list(perf_settings.concurrency)
             benchmark.pedantic(time.sleep, args=(0.1,), rounds=2, warmup_rounds=1)
 
         @pytest.mark.qa
@@ -104,12 +102,12 @@ def test_bad_perf_option_is_a_usage_error(project):
                                          ("telemetry_rate", "-1"), ("perf_warmup", "-2")])
 def test_perf_settings_reject_bad_values(name, value):
     with pytest.raises(ConfigError, match=name.replace("_", "-")):
-        PerfSettings.resolve(lambda opt: value if opt.name == name else None)
+        resolve(PerfSettings, lambda opt: value if opt.name == name else None)
 
 
 def test_perf_settings_defaults_and_slo(monkeypatch):
     monkeypatch.setenv("STACKEVAL_SLO_TTFT_MS", "250")
-    s = PerfSettings.resolve(lambda opt: "1,16" if opt.name == "concurrency" else None)
+    s = resolve(PerfSettings, lambda opt: "1,16" if opt.name == "concurrency" else None)
     assert s.concurrency == (1, 16) and s.perf_requests == 8 and s.perf_max_tokens == 64
     assert s.slo.ttft_ms == 250.0 and s.slo.tpot_ms == 50.0 and s.telemetry_rate == 10.0
 
@@ -118,10 +116,8 @@ def test_perf_options_from_ini_and_env(project, monkeypatch):
     project.makeini("[pytest]\nstackeval_concurrency = 2,4\n")
     monkeypatch.setenv("STACKEVAL_PERF_MAX_TOKENS", "16")
     project.makepyfile(test_settings="""
-        from stackeval.plugin_perf import perf_settings
-
-        def test_settings(pytestconfig):
-            s = perf_settings(pytestconfig)
+        def test_settings(perf_settings):
+            s = perf_settings
             assert (s.concurrency, s.perf_max_tokens, s.slo_tpot_ms) == ((2, 4), 16, 50.0)
     """)
     project.runpytest("test_settings.py").assert_outcomes(passed=1)

@@ -11,14 +11,10 @@ pytest_plugins = ["pytester"]
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makeconftest('pytest_plugins = ["stackeval.plugin"]')
     pytester.makepyfile(test_models="""
-        from stackeval.plugin import models_for
+        import pytest
 
-        def pytest_generate_tests(metafunc):
-            if "model" in metafunc.fixturenames:
-                metafunc.parametrize("model", models_for(metafunc.config))
-
+        @pytest.mark.qa  # an eval taking `model` runs once per model of the run
         def test_model(model, stackeval_settings):
             assert stackeval_settings.temperature == 0.0
     """)
@@ -60,7 +56,6 @@ def test_external_needs_base_url(project):
 
 
 def test_malformed_question_file_names_file_and_line(pytester):
-    pytester.makeconftest('pytest_plugins = ["stackeval.plugin"]')
     evals = Path(__file__).resolve().parent.parent / "evals" / "test_qa.py"
     pytester.makepyfile(test_qa=evals.read_text())
     qa = pytester.mkdir("qa")

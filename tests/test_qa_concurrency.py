@@ -18,7 +18,6 @@ ARGS = ("--models=smollm2:135m", "-k", "capital-of", "--max-tokens=24", "--repli
 
 
 def run(pytester, reports: Path, *extra: str):
-    pytester.makeconftest('pytest_plugins = ["stackeval.plugin"]')
     pytester.makepyfile(test_qa=EVALS.read_text())
     result = pytester.runpytest_subprocess(*ARGS, f"--reports-dir={reports}", *extra)
     assert result.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED), result.stdout.str()
@@ -36,7 +35,7 @@ def test_asks_overlap_and_resume_asks_nothing_twice(pytester, tmp_path):
     (run_dir,) = (reports / "runs").iterdir()
     recs = records(run_dir)
     n = len(recs)
-    # A wrong answer is counted as "wrong" (stackeval.plugin_terminal), not "failed".
+    # A wrong answer is counted as "wrong" (stackeval.plugin.terminal), not "failed".
     outcomes = first.parseoutcomes()
     assert n >= 6 and sum(outcomes.get(k, 0) for k in ("passed", "failed", "wrong")) == n
 
@@ -68,7 +67,6 @@ def test_llm_judge_verdict_is_saved_beside_the_graders_and_reported(pytester, tm
     from stackeval.report.sections import qa_section
 
     reports = tmp_path / "reports"
-    pytester.makeconftest('pytest_plugins = ["stackeval.plugin"]')
     pytester.makepyfile(test_qa=EVALS.read_text())
     # The judge is a model on the run's own gateway (smollm2 judging itself: real, if weak).
     result = pytester.runpytest_subprocess(

@@ -15,7 +15,6 @@ SECRET = "sk-test-gateway-secret-4f1c2a"
 
 
 def test_qa_eval_writes_records_and_attachments_without_secrets(pytester, tmp_path):
-    pytester.makeconftest('pytest_plugins = ["stackeval.plugin"]')
     pytester.makepyfile(test_qa=EVALS.read_text())
     reports, allure_dir = tmp_path / "reports", tmp_path / "allure"
     result = pytester.runpytest_subprocess(

@@ -26,7 +26,6 @@ RECORDING_TESTS = """
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makeconftest('pytest_plugins = ["stackeval.plugin", "stackeval.plugin_report"]')
     pytester.makepyfile(test_gate=RECORDING_TESTS)
     return pytester
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stackeval.plugin_terminal import format_wrong_answers, wrong_answer
+from stackeval.plugin.terminal import format_wrong_answers, wrong_answer
 from stackeval.summary import WIDTH, format_coding_table, format_qa_table
 
 pytest_plugins = ["pytester"]
@@ -40,7 +40,6 @@ FAKE_EVALS = """
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makeconftest('pytest_plugins = ["stackeval.plugin"]')
     pytester.makepyfile(test_fake_evals=FAKE_EVALS)
     return pytester
 
@@ -98,7 +97,6 @@ def test_bad_options_fail_at_start_with_one_line(project, args, message):
 
 
 def test_bad_question_file_is_one_line_naming_file_and_line(pytester):
-    pytester.makeconftest('pytest_plugins = ["stackeval.plugin"]')
     pytester.makepyfile(test_qa=(EVALS / "test_qa.py").read_text())
     qa = pytester.mkdir("qa")
     (qa / "logic.yaml").write_text(

@@ -53,25 +53,15 @@ def test_latency_table_orders_paths_outward_and_takes_medians():
 
 
 def test_webui_cases_option_selects_questions_in_both_languages(pytester, monkeypatch):
-    pytester.makeconftest('pytest_plugins = ["stackeval.plugin", "stackeval.plugin_webui"]')
-    pytester.makepyfile(test_cases="""
-        import pytest
-        from stackeval.plugin_webui import webui_cases
-
-        def pytest_generate_tests(metafunc):
-            if "case" in metafunc.fixturenames:
-                cases = webui_cases(metafunc.config)
-                metafunc.parametrize("case", cases, ids=[c.test_id for c in cases])
-
-        def test_case(case):
-            pass
-    """)
+    pytester.makepyfile(test_webui=(REPO / "evals" / "test_webui.py").read_text())
     # The question set is read from fixtures/qa relative to the working directory.
     (pytester.path / "fixtures").symlink_to(REPO / "fixtures")
-    result = pytester.runpytest("--collect-only", "-q", "--webui-cases", "strawberry-r")
-    result.stdout.fnmatch_lines(["*strawberry-r-zh*", "*strawberry-r-en*", "2 tests collected*"])
+    only_api = ("--collect-only", "-q", "--models", "smollm2:135m", "-k", "api_qa")
+    result = pytester.runpytest(*only_api, "--webui-cases", "strawberry-r")
+    result.stdout.fnmatch_lines(["*smollm2:135m-strawberry-r-zh*",
+                                 "*smollm2:135m-strawberry-r-en*", "2/* tests collected*"])
     monkeypatch.setenv("STACKEVAL_WEBUI_CASES", "nosuch")
-    result = pytester.runpytest("--collect-only", "-q")
+    result = pytester.runpytest(*only_api)
     assert "unknown id nosuch" in result.stdout.str() + result.stderr.str()
 
 
@@ -80,8 +70,6 @@ def test_missing_venv_is_installed_on_demand_with_a_message(pytester):
         import pytest
         import stackeval.stack.webui as service
         from stackeval.stack.base import Endpoint
-
-        pytest_plugins = ["stackeval.plugin", "stackeval.plugin_webui"]
 
         def fake_install(venv, log_path=None):
             (venv / "bin").mkdir(parents=True)

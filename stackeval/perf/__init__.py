@@ -3,22 +3,21 @@
 ``LoadGenerator`` sends fixed-length requests through a ``StreamingClient``, alone or in rounds
 of concurrent streams; ``PerfRecord`` keeps what each request did; ``summarize`` turns one
 test's records into ``LevelStats``; ``RunMonitor`` samples telemetry for a whole run and slices
-per-test windows. Works without pytest; ``stackeval.plugin_perf`` is the pytest side.
+per-test windows. Works without pytest; ``stackeval.plugin.perf`` is the pytest side;
+its settings are ``stackeval.config.PerfSettings``.
 """
 
 from __future__ import annotations
 
 from stackeval.perf.fidelity import THRESHOLD_PCT, Fidelity, check
-from stackeval.perf.load import LoadGenerator, RequestShape, Round, RoundRunner, rounds_for
+from stackeval.perf.load import LoadGenerator, Round, RoundRunner, rounds_for
 from stackeval.perf.monitor import RunMonitor, Window
 from stackeval.perf.prompts import Prompt, PromptFactory
 from stackeval.perf.record import PerfRecord, RunContext
 from stackeval.perf.scenario import ColdStart, Level, cold_start, run_level
-from stackeval.perf.settings import PERF_OPTIONS, PerfSettings
-from stackeval.perf.stats import SLO, Dist, LevelStats, percentile, summarize
+from stackeval.perf.stats import SLO, Dist, LevelStats, summarize
 
 __all__ = [
-    "PERF_OPTIONS",
     "SLO",
     "THRESHOLD_PCT",
     "ColdStart",
@@ -28,10 +27,8 @@ __all__ = [
     "LevelStats",
     "LoadGenerator",
     "PerfRecord",
-    "PerfSettings",
     "Prompt",
     "PromptFactory",
-    "RequestShape",
     "Round",
     "RoundRunner",
     "RunContext",
@@ -39,7 +36,6 @@ __all__ = [
     "Window",
     "check",
     "cold_start",
-    "percentile",
     "rounds_for",
     "run_level",
     "summarize",

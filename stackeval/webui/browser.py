@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from stackeval.config import WebUISettings
 from stackeval.errors import ClientError, RequestTimeout, StackError
 
 log = logging.getLogger(__name__)
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM: Path = WebUISettings.chromium  # declared once, with its --chromium option
 # From DESIGN.md: no background traffic, no updates, no sync, no GPU, no sandbox (root in CI).
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]

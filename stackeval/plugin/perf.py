@@ -1,7 +1,7 @@
-"""pytest side of performance evals and telemetry: options, a per-run sampler, attachments.
+"""pytest side of performance evals and telemetry: a per-run sampler, attachments, the table.
 
-- Options ``--concurrency``, ``--perf-requests``, ``--perf-warmup``, ``--perf-max-tokens``,
-  ``--slo-ttft-ms``, ``--slo-tpot-ms``, ``--telemetry-rate`` (also ini keys and env vars).
+- Settings: :class:`stackeval.config.PerfSettings` (``--concurrency``, ``--perf-requests``,
+  ``--telemetry-rate``, ...), resolved with the rest; evals get them from ``perf_settings``.
 - Telemetry: one session-long sampler per process, started by the first perf/qa/coding test.
   Each such test gets its window sliced out: perf tests get CSV + PNG + JSON summary attached
   to Allure, qa/coding tests only the JSON summary. At the end, the run and each model's span
@@ -20,22 +20,17 @@ from typing import Any
 import pytest
 
 from stackeval import attach, store
-from stackeval.errors import StackEvalError
+from stackeval.config import PerfSettings
 from stackeval.perf.monitor import RunMonitor, Window
-from stackeval.perf.settings import PERF_OPTIONS, PerfSettings
-from stackeval.perf.summary import cold_lines, format_rows, gateway_lines, knee_lines, perf_rows
+from stackeval.perf.summary import cold_lines, gateway_lines, knee_lines, perf_rows
 from stackeval.perf.watch import stack_containers, stack_pids
-from stackeval.plugin import add_options, option_value, runtime
+from stackeval.plugin.runtime import model_of, runtime
+from stackeval.table import aligned
 
 log = logging.getLogger(__name__)
 
 FULL, SUMMARY = "full", "summary"
 _KINDS = {"perf": FULL, "qa": SUMMARY, "coding": SUMMARY}
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    """Register the perf and telemetry options in the stackeval group."""
-    add_options(parser, PERF_OPTIONS)
 
 
 class PerfRuntime:
@@ -76,18 +71,15 @@ def perf_runtime(config: pytest.Config) -> PerfRuntime:
     return config.stash[PERF]
 
 
-def perf_settings(config: pytest.Config) -> PerfSettings:
-    """The resolved perf settings."""
-    return config.stash[PERF].settings
-
-
 def pytest_configure(config: pytest.Config) -> None:
-    """Resolve perf settings once."""
-    try:
-        settings = PerfSettings.resolve(lambda opt: option_value(config, opt))
-    except StackEvalError as exc:
-        raise pytest.UsageError(str(exc)) from exc
-    config.stash[PERF] = PerfRuntime(config, settings)
+    """Set up the perf state with the perf settings the core resolved."""
+    config.stash[PERF] = PerfRuntime(config, runtime(config).session.perf)
+
+
+@pytest.fixture(scope="session")
+def perf_settings(pytestconfig: pytest.Config) -> PerfSettings:
+    """The resolved perf settings."""
+    return perf_runtime(pytestconfig).settings
 
 
 @pytest.hookimpl(trylast=True)  # after -m/-k deselection
@@ -110,7 +102,7 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any,
     """Stamp the benchmark JSON with the run id and perf settings (a pytest-benchmark hook)."""
     rt = runtime(config)
     output_json["stackeval"] = {"run_id": rt.settings.run_id, "run_dir": str(rt.run_dir),
-                                "perf_settings": asdict(perf_settings(config))}
+                                "perf_settings": asdict(perf_runtime(config).settings)}
 
 
 def _kind(item: pytest.Item) -> str | None:
@@ -120,18 +112,13 @@ def _kind(item: pytest.Item) -> str | None:
     return None
 
 
-def _model(item: pytest.Item) -> str | None:
-    callspec = getattr(item, "callspec", None)
-    return callspec.params.get("model") if callspec else None
-
-
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item):  # type: ignore[no-untyped-def]
     """Open the test's telemetry window before its fixtures run (model loads count)."""
     pr = perf_runtime(item.config)
     monitor = pr.monitor() if _kind(item) else None
     if monitor is not None:
-        monitor.begin(item.nodeid, _model(item))
+        monitor.begin(item.nodeid, model_of(item))
     yield
 
 
@@ -175,7 +162,7 @@ def _attach(window: Window) -> None:
             attach.file(label, window.files[kind])
 
 
-@pytest.hookimpl(tryfirst=True)  # before stackeval.plugin stops the stack
+@pytest.hookimpl(tryfirst=True)  # before the core stops the stack
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Stop the sampler and write the run's and each model's telemetry."""
     pr = perf_runtime(session.config)
@@ -207,7 +194,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         return
     rt, pr = runtime(config), perf_runtime(config)
     records = list(store.read_records(rt.run_dir, "perf"))
-    lines = format_rows(perf_rows(records))
+    lines = aligned(perf_rows(records))
     if lines or pr.monitor_started:
         terminalreporter.section("stackeval: performance" if lines else "stackeval: telemetry")
     for line in lines:

@@ -9,8 +9,6 @@
   line, instead of a traceback through pytest's parametrization.
 - Progress of long operations (model pull, model load) is written to the real stderr, so it
   shows while pytest captures the output of the test that started them.
-
-:mod:`stackeval.plugin` registers this module.
 """
 
 from __future__ import annotations
@@ -27,6 +25,7 @@ import pytest
 from stackeval import progress, shutdown
 from stackeval.config import Settings
 from stackeval.errors import ConfigError, StackEvalError
+from stackeval.plugin.runtime import runtime
 from stackeval.sandbox.choose import KINDS as SANDBOX_KINDS
 
 RESTORE = pytest.StashKey[list[Callable[[], None]]]()
@@ -45,8 +44,6 @@ def check_settings(settings: Settings) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Check the options, then install the SIGTERM handler and the progress writer."""
-    from stackeval.plugin import runtime
-
     try:
         check_settings(runtime(config).settings)
     except ConfigError as exc:

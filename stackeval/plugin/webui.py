@@ -1,8 +1,9 @@
-"""pytest plugin for the web UI evals: options and the ``webui`` and ``chat_page`` session fixtures.
+"""pytest plugin for the web UI evals: the ``webui`` and ``chat_page`` session fixtures.
 
 ``webui`` starts Open WebUI in front of the session's stack (installing its venv first, with a
 progress message, when it is missing); ``chat_page`` is a signed-in headless Chromium page on it.
 ``--with-webui`` starts Open WebUI with every eval session, e.g. to browse it with --keep-stack.
+Its options are :class:`stackeval.config.WebUISettings`, resolved with the rest.
 """
 
 from __future__ import annotations
@@ -15,51 +16,26 @@ import pytest
 from filelock import FileLock
 
 from stackeval import store
-from stackeval.config import Option, resolve_values
+from stackeval.config import WebUISettings
 from stackeval.errors import StackEvalError
-from stackeval.plugin import add_options, option_value, runtime
-from stackeval.qa import load_cases, select_cases
-from stackeval.records import QACase
+from stackeval.plugin.runtime import runtime
 from stackeval.stack import webui as webui_service
 from stackeval.stack.base import Stack
 from stackeval.stack.webui import OpenWebUI
-from stackeval.webui.browser import CHROMIUM, ChatPage
+from stackeval.webui.browser import ChatPage
 from stackeval.webui.report import format_latency_table, latency_table
 
 log = logging.getLogger(__name__)
 
 
-OPTIONS = (
-    Option("with_webui", False, "start Open WebUI with the stack in every eval session (web UI "
-           "evals start it anyway)", flag=True),
-    Option("webui_venv", str(webui_service.DEFAULT_VENV), "the venv holding Open WebUI "
-           f"{webui_service.OPEN_WEBUI_VERSION}; created (about 2-4 min, ~7 GB) when missing"),
-    Option("chromium", str(CHROMIUM), "the Chromium the browser tests drive (Debian's package; "
-           "never a downloaded one)"),
-    Option("webui_cases", "", "comma-separated question ids asked through Open WebUI's API, "
-           "both languages each (empty: all; the timing and browser tests use one question)"),
-)
+def _settings(config: pytest.Config) -> WebUISettings:
+    return runtime(config).session.webui
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    """Register the web UI options in the stackeval group."""
-    add_options(parser, OPTIONS)
-
-
-def option(config: pytest.Config, name: str) -> object:
-    """A web UI option: command line, then ini, then environment, then the default."""
-    opt = next(o for o in OPTIONS if o.name == name)
-    values = resolve_values((opt,), lambda o: option_value(config, o))
-    return values.get(name, opt.default)
-
-
-def webui_cases(config: pytest.Config) -> list[QACase]:
-    """The questions for the Open WebUI API test (--webui-cases, default all)."""
-    ids = [i.strip() for i in str(option(config, "webui_cases")).split(",") if i.strip()]
-    try:
-        return select_cases(load_cases(), ids=ids or None)
-    except StackEvalError as exc:
-        raise pytest.UsageError(f"--webui-cases: {exc}") from exc
+@pytest.fixture(scope="session")
+def webui_settings(pytestconfig: pytest.Config) -> WebUISettings:
+    """The resolved web UI settings."""
+    return _settings(pytestconfig)
 
 
 def _ensure_installed(config: pytest.Config, venv: Path) -> None:
@@ -88,7 +64,7 @@ def _install(config: pytest.Config, venv: Path) -> None:
 def webui(pytestconfig: pytest.Config, stack: Stack) -> Iterator[OpenWebUI]:
     """Open WebUI started in front of the stack's gateway, with an admin signed up."""
     rt = runtime(pytestconfig)
-    venv = Path(str(option(pytestconfig, "webui_venv")))
+    venv = Path(_settings(pytestconfig).webui_venv)
     models = rt.models or stack.models()
     # Under xdist each worker runs its own instance (the stack itself is shared).
     name = f"webui-{rt.worker}" if rt.worker else "webui"
@@ -111,7 +87,7 @@ def webui(pytestconfig: pytest.Config, stack: Stack) -> Iterator[OpenWebUI]:
 def chat_page(pytestconfig: pytest.Config, webui: OpenWebUI) -> Iterator[ChatPage]:
     """A headless Chromium page signed in to Open WebUI as the admin."""
     rt = runtime(pytestconfig)
-    page = ChatPage(webui.url, executable=Path(str(option(pytestconfig, "chromium"))),
+    page = ChatPage(webui.url, executable=Path(_settings(pytestconfig).chromium),
                     timeout_s=rt.settings.request_timeout)
     try:
         page.open()
@@ -127,7 +103,7 @@ def chat_page(pytestconfig: pytest.Config, webui: OpenWebUI) -> Iterator[ChatPag
 @pytest.fixture(scope="session", autouse=True)
 def _with_webui(request: pytest.FixtureRequest) -> None:
     """--with-webui: start Open WebUI with the session, whatever the tests ask for."""
-    if option(request.config, "with_webui") is True:
+    if _settings(request.config).with_webui:
         request.getfixturevalue("webui")
 
 

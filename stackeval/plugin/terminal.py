@@ -7,13 +7,14 @@ pytest's closing line. The test still fails: exit status 1, "failed" in Allure a
 Harness errors (a server down, a timeout, a grader bug) keep their tracebacks. Pass ``--tb``
 explicitly (e.g. ``--tb=short``) to get pytest's usual failure report for wrong answers too.
 
-:mod:`stackeval.plugin` registers this module.
+It also prints progress lines while asks run, and where the reports went.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,10 @@ from typing import Any
 import pytest
 
 from stackeval import store
+from stackeval.plugin.runtime import runtime
 from stackeval.report import allure
 from stackeval.summary import WIDTH
+from stackeval.table import cut, fit_widths, joined
 
 WRONG = "wrong"
 _VERDICT = re.compile(r"\[([a-z_]+)\] ?(.*)")  # "[wrong_answer] expected 3, got 2"
@@ -49,12 +52,8 @@ def wrong_answer(model: str, test_id: str, message: str) -> list[str] | None:
 
 def format_wrong_answers(rows: list[list[str]], width: int) -> list[str]:
     """One line per wrong answer, columns aligned, each line cut to ``width``."""
-    cols = [min(max(len(r[i]) for r in rows), 40) for i in range(3)]
-    lines = []
-    for row in rows:
-        line = "  ".join(f"{v:<{w}}" for v, w in zip(row[:3], cols, strict=True)) + "  " + row[3]
-        lines.append(line if len(line) <= width else line[:width - 1] + "…")
-    return lines
+    cols = fit_widths(rows, count=3, cap=40)
+    return [cut(joined(row[:3], cols) + "  " + row[3], width) for row in rows]
 
 
 def _wrong_answer(item: pytest.Item, call: pytest.CallInfo[None]) -> list[str] | None:
@@ -105,9 +104,36 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the closing "reports" section (a second summary hook, run last)."""
+    """Register the progress lines and the closing "reports" section (a second summary hook,
+    run last)."""
     if getattr(config, "workerinput", None) is None:
+        config.pluginmanager.register(ProgressLines(config), "stackeval-progress")
         config.pluginmanager.register(ReportsSection(), "stackeval-reports-section")
+
+
+class ProgressLines:
+    """Every 15 s while asks run, a line per busy model: done/total, tokens/s, time left.
+
+    Written from ``pytest_runtest_logreport``, where pytest's output capture is suspended.
+    """
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self._last = time.monotonic()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Maybe print progress after each test phase."""
+        now = time.monotonic()
+        if now - self._last < 15:
+            return
+        self._last = now
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        for model, progress in runtime(self.config).pool.progress.items():
+            if progress.done < progress.submitted and reporter is not None:
+                # After -q's dots write_line does not start a new line by itself.
+                if getattr(reporter._tw, "width_of_current_line", 0):
+                    reporter.write("\n")
+                reporter.write_line(f"[stackeval] {progress.line(model)}")
 
 
 class ReportsSection:
@@ -116,8 +142,6 @@ class ReportsSection:
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
         """The last section of the session's output."""
-        from stackeval.plugin import runtime
-
         rt = runtime(config)
         alluredir = config.getoption("allure_report_dir", None)
         results = Path(alluredir) if alluredir else None

@@ -8,46 +8,29 @@ minimum fails the session with one summary line each. The evals keep asserting p
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from stackeval.config import GateSettings
 from stackeval.errors import ConfigError
-from stackeval.plugin import runtime
+from stackeval.plugin.runtime import runtime
 from stackeval.report import allure
 from stackeval.report.gate import GateResult, Threshold, evaluate, parse_fraction
 
-# (option name, suite, metric, help)
-GATE_OPTIONS = (
-    ("min_accuracy", "qa", "accuracy",
-     "fail the session if a model's Q&A accuracy (passed / graded attempts) is below this, "
-     "e.g. 0.6 or 60%%"),
-    ("min_pass_at_1", "coding", "pass@1",
-     "fail the session if a model's coding pass@1 is below this, e.g. 0.3 or 30%%"),
-)
+# (setting, suite, metric)
+GATED = (("min_accuracy", "qa", "accuracy"), ("min_pass_at_1", "coding", "pass@1"))
 
 GATE = pytest.StashKey[list[Threshold]]()
 GATE_RESULTS = pytest.StashKey[list[GateResult]]()
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    """Register the gate thresholds as --flag, ini key and STACKEVAL_* env var."""
-    group = parser.getgroup("stackeval")
-    for name, _suite, _metric, text in GATE_OPTIONS:
-        env = f"STACKEVAL_{name.upper()}"
-        help_ = f"{text} [default: no gate; env {env}]"
-        group.addoption("--" + name.replace("_", "-"), default=None, metavar="FRACTION",
-                        help=help_)
-        parser.addini(f"stackeval_{name}", help_, default=None)
-
-
-def _thresholds(config: pytest.Config) -> list[Threshold]:
+def thresholds(gate: GateSettings) -> list[Threshold]:
+    """The minimums the gate settings ask for (--min-accuracy, --min-pass-at-1)."""
     out = []
-    for name, suite, metric, _text in GATE_OPTIONS:
-        raw = (config.getoption(name) or config.getini(f"stackeval_{name}")
-               or os.environ.get(f"STACKEVAL_{name.upper()}"))
+    for name, suite, metric in GATED:
+        raw = getattr(gate, name)
         if raw not in (None, ""):
             out.append(Threshold(suite, metric, parse_fraction(raw, "--" + name.replace("_", "-"))))
     return out
@@ -56,7 +39,7 @@ def _thresholds(config: pytest.Config) -> list[Threshold]:
 def pytest_configure(config: pytest.Config) -> None:
     """Parse the thresholds once, so a typo fails before any model is asked anything."""
     try:
-        config.stash[GATE] = _thresholds(config)
+        config.stash[GATE] = thresholds(runtime(config).session.gate)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from exc
 
