@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stackeval.config import Settings
+from stackeval.config import Settings, resolve
 from stackeval.datasets import load_dataset, load_datasets, load_templates, parse_spec
 from stackeval.errors import ConfigError
 from stackeval.graders import grade, validate_spec
@@ -181,5 +181,5 @@ def test_run_cases_combine_question_files_and_benchmarks(mmlu, tmp_path):
     assert len(run_cases()) > 20  # neither given: the bundled questions
     with pytest.raises(ConfigError, match="also comes from"):
         load_datasets([spec, spec])
-    settings = Settings.resolve(lambda opt: {"qa_dataset": (spec,)}.get(opt.name))
+    settings = resolve(Settings, lambda opt: {"qa_dataset": (spec,)}.get(opt.name))
     assert settings.qa_dataset == (spec,)
