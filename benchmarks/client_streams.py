@@ -31,8 +31,9 @@ from pathlib import Path
 import httpx
 
 from stackeval.client import StreamAccumulator, StreamingClient, iter_sse
-from stackeval.perf.load import LoadGenerator, RequestShape
+from stackeval.perf.load import LoadGenerator
 from stackeval.perf.prompts import PromptFactory
+from stackeval.sampling import Sampling
 from stackeval.stack.base import Endpoint
 from stackeval.stats import percentile
 
@@ -128,7 +129,7 @@ def drive(port: int, streams: int, chunks: int, interval_s: float) -> dict[str, 
     """``streams`` simultaneous streams; measured ITL, server slip and client lag."""
     ep = Endpoint(f"http://127.0.0.1:{port}/v1", "fake", None, "direct")
     with StreamingClient(retries=0, timeout_s=60) as client:
-        gen = LoadGenerator(client, ep, RequestShape(max_tokens=chunks, fixed_length=False))
+        gen = LoadGenerator(client, ep, Sampling(max_tokens=chunks, seed=1234))
         prompts = PromptFactory("short", tag=f"s{streams}").take(streams)
         gen.round(prompts[:1])  # connection and thread warm-up
         c0, w0 = time.process_time(), time.perf_counter()

@@ -19,6 +19,7 @@ from stackeval.config import FIXTURES_DIR, Settings
 from stackeval.errors import ConfigError
 from stackeval.loops import LoopGuard
 from stackeval.records import Completion
+from stackeval.sampling import Sampling
 from stackeval.stack.base import Stack
 
 TEMPLATES = FIXTURES_DIR / "prompts" / "completion.yaml"
@@ -71,11 +72,8 @@ class Asker:
         four times as long, since code legitimately repeats lines more than prose does).
         """
         self.prepare(model)
-        params: dict[str, Any] = {
-            "max_tokens": max_tokens or self.settings.max_tokens,
-            "temperature": self.settings.temperature,
-            "seed": self.settings.seed + repeat,
-        }
+        params = Sampling(max_tokens or self.settings.max_tokens, self.settings.temperature,
+                          self.settings.seed).body(repeat)
         guard = self.loop_guard
         if guard is not None and task == "coding":
             guard = guard.scaled(4)

@@ -16,11 +16,12 @@ import pytest
 from stackeval.client import StreamingClient
 from stackeval.config import PerfSettings
 from stackeval.perf.arrivals import KneeStep, find_knee, run_open_loop, schedule
-from stackeval.perf.load import LoadGenerator, RequestShape
+from stackeval.perf.load import LoadGenerator
 from stackeval.perf.openloop import verdict
 from stackeval.perf.prompts import PromptFactory
 from stackeval.perf.record import PerfRecord, RunContext
 from stackeval.perf.summary import knee_lines, perf_rows
+from stackeval.sampling import Sampling
 from stackeval.stack.base import Endpoint
 from stackeval.stats import percentile
 
@@ -80,7 +81,7 @@ class SlotServer:
 
 def generator(server: SlotServer) -> LoadGenerator:
     client = StreamingClient(transport=httpx.MockTransport(server), retries=0)
-    return LoadGenerator(client, EP, RequestShape(max_tokens=48), "chat")
+    return LoadGenerator(client, EP, Sampling(max_tokens=48, seed=1234, fixed_length=True), "chat")
 
 
 def test_dispatch_follows_the_schedule_within_sampling_error():

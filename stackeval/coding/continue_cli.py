@@ -26,6 +26,7 @@ from stackeval.continue_config import continue_config, write_config
 from stackeval.errors import ClientError, ConfigError, RequestTimeout, SandboxError
 from stackeval.prompting import Asked
 from stackeval.records import Completion, TokenSource
+from stackeval.sampling import Sampling
 
 ROOT = FIXTURES_DIR.parent
 CN = ROOT / "node_modules" / ".bin" / "cn"
@@ -129,9 +130,9 @@ class ContinueAsker:
                max_tokens: int | None) -> dict[str, Any]:
         """The Continue config for one model, with the eval's sampling settings."""
         config = continue_config(base_url, api_key, [(model, "chat")])
-        config["models"][0]["defaultCompletionOptions"] = {
-            "temperature": self.settings.temperature,
-            "maxTokens": max_tokens or self.settings.coding_max_tokens}
+        config["models"][0]["defaultCompletionOptions"] = Sampling(
+            max_tokens or self.settings.coding_max_tokens, self.settings.temperature,
+        ).continue_options()
         if system:
             config["rules"] = [system]
         return config

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from stackeval.sampling import Sampling
 from stackeval.textnorm import find_loop, split_reasoning
 
 RUBRIC = """You are a strict, fair teacher grading one answer to one question.
@@ -123,8 +124,8 @@ class Judge:
         """The judge's reply text; asks for JSON output, and again without if that is refused."""
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         body: dict[str, Any] = {
-            "model": self.model, "messages": messages, "temperature": 0,
-            "max_tokens": self.max_tokens, "response_format": {"type": "json_object"},
+            "model": self.model, "messages": messages, **Sampling(self.max_tokens, 0).body(),
+            "response_format": {"type": "json_object"},
         }
         endpoint = self.url.rstrip("/") + "/chat/completions"
         resp = post(endpoint, json=body, headers=headers, timeout=self.timeout)

@@ -21,31 +21,12 @@ from stackeval.errors import ClientError
 from stackeval.perf.prompts import Prompt, PromptFactory
 from stackeval.perf.record import PerfRecord, RunContext
 from stackeval.records import Completion
+from stackeval.sampling import Sampling
 from stackeval.stack.base import Endpoint
 
 log = logging.getLogger(__name__)
 
 Result = Completion | ClientError
-
-
-@dataclass(frozen=True)
-class RequestShape:
-    """Body parameters of a perf request; a fixed length keeps tokens/s honest."""
-
-    max_tokens: int = 64
-    fixed_length: bool = True  # ignore EOS and ask for min_tokens = max_tokens
-    temperature: float = 0.0
-    seed: int = 1234
-
-    def body(self, index: int = 0) -> dict[str, Any]:
-        """Parameters for one request (the seed shifts per request)."""
-        body: dict[str, Any] = {"max_tokens": self.max_tokens, "temperature": self.temperature,
-                                "seed": self.seed + index}
-        if self.fixed_length:
-            # llama.cpp and vLLM honour ignore_eos; vLLM also min_tokens; others ignore both,
-            # and PerfRecord.length_ok says whether the length held.
-            body.update(ignore_eos=True, min_tokens=self.max_tokens)
-        return body
 
 
 class LoadGenerator:
@@ -55,7 +36,7 @@ class LoadGenerator:
     """
 
     def __init__(self, client: StreamingClient, endpoint: Endpoint | Sequence[Endpoint],
-                 shape: RequestShape, prompt_format: str = "chat") -> None:
+                 shape: Sampling, prompt_format: str = "chat") -> None:
         if prompt_format not in ("chat", "completion"):
             raise ValueError(f"prompt_format must be chat or completion, not {prompt_format!r}")
         self.client = client

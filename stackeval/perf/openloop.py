@@ -16,11 +16,12 @@ from typing import Any
 from stackeval.client import StreamingClient
 from stackeval.config import PerfSettings
 from stackeval.perf.arrivals import Knee, KneeStep, OpenLoopRun, find_knee, run_open_loop, schedule
-from stackeval.perf.load import LoadGenerator, RequestShape
+from stackeval.perf.load import LoadGenerator
 from stackeval.perf.prompts import PromptFactory
 from stackeval.perf.record import PerfRecord, RunContext
 from stackeval.perf.scenario import direct_endpoints, slots_of
 from stackeval.perf.stats import LevelStats, summarize
+from stackeval.sampling import Sampling
 from stackeval.stack.base import Stack
 from stackeval.stats import percentile
 
@@ -84,7 +85,7 @@ def run_rate(stack: Stack, client: StreamingClient, model: str, rate: float, *,
     """Send ``settings.rate_requests`` requests at ``rate`` req/s and summarize them."""
     stack.acquire(model)
     served = stack.served(model)
-    shape = RequestShape(settings.perf_max_tokens, True, temperature, seed)
+    shape = Sampling(settings.perf_max_tokens, temperature, seed, fixed_length=True)
     endpoints = direct_endpoints(stack, model)
     generator = LoadGenerator(client, endpoints, shape,
                               "completion" if served.kind == "base" else "chat")
@@ -108,7 +109,7 @@ def rate_sweep(stack: Stack, client: StreamingClient, model: str, *, settings: P
     levels: list[RateLevel] = []
     stack.acquire(model)
     warm = LoadGenerator(client, direct_endpoints(stack, model),
-                         RequestShape(settings.perf_max_tokens, True, temperature, seed),
+                         Sampling(settings.perf_max_tokens, temperature, seed, fixed_length=True),
                          "completion" if stack.served(model).kind == "base" else "chat")
     for prompt in PromptFactory("short", seed, tag="rate-warmup").take(settings.perf_warmup):
         warm.send(prompt)  # untimed: the first request of a fresh server is not the load's

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from stackeval.client import StreamingClient
+from stackeval.config import PerfSettings
 from stackeval.errors import StackError
-from stackeval.perf.load import LoadGenerator, RequestShape, RoundRunner, rounds_for
+from stackeval.perf.load import LoadGenerator, RoundRunner, rounds_for
 from stackeval.perf.prompts import PromptFactory
 from stackeval.perf.record import PerfRecord, RunContext
-from stackeval.perf.settings import PerfSettings
 from stackeval.perf.stats import LevelStats, summarize
 from stackeval.records import Completion
+from stackeval.sampling import Sampling
 from stackeval.stack.base import Endpoint, Stack
 
 Pedantic = Callable[..., Any]
@@ -95,7 +96,7 @@ def run_level(stack: Stack, client: StreamingClient, model: str, *, scenario: st
     (``sweep`` uses short ones)."""
     stack.acquire(model)
     served = stack.served(model)
-    shape = RequestShape(settings.perf_max_tokens, True, temperature, seed)
+    shape = Sampling(settings.perf_max_tokens, temperature, seed, fixed_length=True)
     endpoint = endpoint_for(stack, model, endpoint_kind)
     generator = LoadGenerator(
         client, direct_endpoints(stack, model) if endpoint.kind == "direct" else endpoint, shape,
@@ -128,7 +129,7 @@ def cold_start(stack: Stack, client: StreamingClient, model: str, *, settings: P
                          "cold start cannot be measured")
     load_times: dict[str, float] = stack.load_times  # type: ignore[attr-defined]
     prompts = PromptFactory("short", seed, tag="cold")
-    shape = RequestShape(settings.perf_max_tokens, True, 0.0, seed)
+    shape = Sampling(settings.perf_max_tokens, 0.0, seed, fixed_length=True)
     kind = "completion" if stack.served(model).kind == "base" else "chat"
     done: list[ColdStart] = []
 

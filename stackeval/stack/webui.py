@@ -21,8 +21,9 @@ from typing import Any
 
 import httpx
 
-from stackeval.config import Settings
+from stackeval.config import Settings, WebUISettings
 from stackeval.errors import StackError
+from stackeval.sampling import Sampling
 from stackeval.stack.base import Endpoint
 from stackeval.stack.embedded import free_port
 from stackeval.stack.process import ManagedProcess
@@ -31,7 +32,7 @@ from stackeval.stack.readiness import HttpWait, log_tail
 log = logging.getLogger(__name__)
 
 OPEN_WEBUI_VERSION = "0.12.4"
-DEFAULT_VENV = Path(".venv-webui")
+DEFAULT_VENV = WebUISettings.webui_venv  # declared once, with its --webui-venv option
 ADMIN_EMAIL = "admin@example.com"
 
 # Measured on 0.12.4: with these, a first start (fresh DATA_DIR, migrations included) answers
@@ -204,8 +205,8 @@ class OpenWebUI:
         # chats typed in the browser the run's sampling settings, as API requests have them.
         # "legacy" function calling: otherwise UI chats carry Open WebUI's builtin tool schemas
         # (measured: a 44-token question became 6623 tokens for Qwen2.5, over a 4096 context).
-        params = {"temperature": self.settings.temperature, "seed": self.settings.seed,
-                  "max_tokens": self.settings.max_tokens, "function_calling": "legacy"}
+        params = {**Sampling(self.settings.max_tokens, self.settings.temperature,
+                             self.settings.seed).body(), "function_calling": "legacy"}
         self._call("POST", "/api/v1/users/user/settings/update",
                    json={"ui": {"showChangelog": False, "version": self.version,
                                 "params": params}})
