@@ -1,7 +1,8 @@
 """The model catalog: names such as ``smollm2:135m`` mapped to pinned, verifiable GGUF sources.
 
-The catalog is data (``fixtures/models.yaml``); this module loads and validates it. Turning a
-user's ``--models`` values into specs is ``stackeval.models.resolve``'s job.
+The catalog is data (``catalog.yaml`` beside this module, shipped in the wheel); this module
+loads and validates it. Turning a user's ``--models`` values into specs is
+``stackeval.models.resolve``'s job.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from typing import Any, Literal, NoReturn, cast
 
 import yaml
 
-from stackeval.config import FIXTURES_DIR
 from stackeval.errors import ConfigError, UnknownModel
 
 ModelKind = Literal["chat", "base"]
 
-DEFAULT_CATALOG = FIXTURES_DIR / "models.yaml"
+# Package data, not a repo fixture: the plugin resolves models at configure time, in any directory.
+DEFAULT_CATALOG = Path(__file__).with_name("catalog.yaml")
 
 _KINDS: tuple[ModelKind, ...] = ("chat", "base")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -135,7 +136,7 @@ class Catalog:
 
 
 def load_catalog(path: Path | None = None) -> Catalog:
-    """Load and validate a catalog file (default ``fixtures/models.yaml``)."""
+    """Load and validate a catalog file (default ``stackeval/models/catalog.yaml``)."""
     path = Path(path) if path is not None else DEFAULT_CATALOG
     try:
         text = path.read_text(encoding="utf-8")
