@@ -148,9 +148,9 @@ class StackSettings:
     stack: str = setting("embedded", "stack profile: embedded (local llama.cpp servers + "
                          "LiteLLM gateway), compose (Docker) or external (endpoints you already "
                          "run)")
-    models: tuple[str, ...] = setting((), "comma-separated model names from fixtures/models.yaml "
-                                      "or paths to .gguf files", shown="the catalog's default "
-                                      "chat models")
+    models: tuple[str, ...] = setting((), "comma-separated model names from "
+                                      "stackeval/models/catalog.yaml or paths to .gguf files",
+                                      shown="the catalog's default chat models")
     base_url: str | None = setting(None, "external profile: OpenAI-compatible base URL, e.g. "
                                    "http://127.0.0.1:3000/v1 (One-API) or "
                                    "http://127.0.0.1:11434/v1 (Ollama)")
