@@ -10,7 +10,14 @@ from __future__ import annotations
 import pytest
 
 from stackeval import attach
-from stackeval.coding import CodingOutcome, CodingTask, build_prompt, evaluate_answer, load_all
+from stackeval.coding import (
+    CodingRecord,
+    CodingResult,
+    CodingTask,
+    build_prompt,
+    evaluate_answer,
+    load_all,
+)
 from stackeval.coding.continue_cli import ContinueAsker
 from stackeval.coding.mbpp import load_all as load_coding_datasets
 from stackeval.coding.mbpp import suites_with
@@ -18,9 +25,10 @@ from stackeval.coding.sample import stratified_sample
 from stackeval.errors import ClientError
 from stackeval.plugin import session_settings
 from stackeval.prompting import Asked
+from stackeval.records import Outcome
 
 # (the ask and its run, or None when taken from a resumed run; the saved record)
-Sample = tuple[Asked | None, CodingOutcome | None, dict]
+Sample = tuple[Asked | None, CodingResult | None, dict]
 
 pytestmark = pytest.mark.coding
 
@@ -72,18 +80,19 @@ def draw_samples(asker, sandbox, writer, saved, settings, model: str, task: Codi
             asked = asker.ask(model, user, task="coding", lang=lang, system=system, repeat=i,
                               max_tokens=max_tokens or settings.coding_max_tokens)
         except ClientError as exc:
-            writer.write("coding", base | {"outcome": "infrastructure_error", "passed": False,
-                                           "explanation": str(exc)})
+            writer.write("coding", CodingRecord(**base, outcome=Outcome.INFRA_ERROR,
+                                                explanation=str(exc)).to_dict())
             raise
         outcome = evaluate_answer(task, asked.completion.text, sandbox)
-        record = base | outcome.to_dict() | {
-            "prompt_format": asked.prompt_format, "metrics": asked.completion.metrics(),
-            "request": asked.request}
-        if hasattr(asked, "client_record"):  # Continue: its own requests as the tap saw them
-            record |= asked.client_record()
+        verdict, why = outcome.outcome, outcome.explanation
         if asked.completion.stop_reason:  # graded as it is, but a loop never passes
-            record |= {"outcome": "repetition_loop", "passed": False,
-                       "explanation": f"{asked.completion.stop_reason}; {outcome.explanation}"}
+            verdict, why = Outcome.LOOP, f"{asked.completion.stop_reason}; {why}"
+        record = CodingRecord(
+            **base, outcome=verdict, explanation=why, result=outcome,
+            prompt_format=asked.prompt_format, metrics=asked.completion.metrics(),
+            request=asked.request,
+            # Continue: its own requests as the tap saw them
+            extra=asked.client_record() if hasattr(asked, "client_record") else {}).to_dict()
         writer.write("coding", record)
         results.append((asked, outcome, record))
     return results

@@ -13,7 +13,10 @@ from typing import Any
 
 
 class Outcome(enum.StrEnum):
-    """What became of one request; only INFRA_ERROR is retried."""
+    """What became of one answer: a Q&A reply, or the program in a coding answer.
+
+    Only PASS passes; only INFRA_ERROR is retried.
+    """
 
     PASS = "pass"
     WRONG = "wrong_answer"
@@ -22,6 +25,11 @@ class Outcome(enum.StrEnum):
     CONTEXT_OVERFLOW = "context_overflow"
     INFRA_ERROR = "infrastructure_error"
     GRADER_ERROR = "grader_error"
+    # what a coding answer's program came to (besides PASS and WRONG: ran, checks failed)
+    RUNTIME_ERROR = "runtime_error"  # crashed, syntax error, non-zero exit
+    TIMEOUT = "timeout"
+    NO_CODE = "no_code"
+    SANDBOX_VIOLATION = "sandbox_violation"  # hit a limit: memory, processes, files, network
 
 
 class TokenSource(enum.StrEnum):

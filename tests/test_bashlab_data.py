@@ -15,8 +15,9 @@ from stackeval.coding import bashlab, datagen
 from stackeval.coding.bashlab.weblog import _IPV4, weblog_requests
 from stackeval.coding.bashlab.worldcup import worldcup_players
 from stackeval.coding.cases import Case, check_verdicts
-from stackeval.coding.checkers import CodeOutcome, CodeRun
+from stackeval.coding.checkers import CodeRun
 from stackeval.errors import ConfigError
+from stackeval.records import Outcome
 from stackeval.report import build_comparison
 from stackeval.sandbox import ExecResult
 
@@ -230,13 +231,13 @@ def test_check_verdicts_attribute_failures_to_sub_checks() -> None:
 
 
 def test_code_run_partial_score_is_recorded() -> None:
-    run = CodeRun(CodeOutcome.WRONG, "wrong", checks=(("--help", True), ("--age <20", False),
+    run = CodeRun(Outcome.WRONG, "wrong", checks=(("--help", True), ("--age <20", False),
                                                       ("--age >30", True), ("--name", True)))
     assert run.partial == 0.75
     record = json.loads(json.dumps(run.to_dict()))
     assert record["partial"] == 0.75 and record["checks"]["--age <20"] is False
-    assert CodeRun(CodeOutcome.PASS, "ok").partial == 1.0
-    assert CodeRun(CodeOutcome.NO_CODE, "none").partial == 0.0
+    assert CodeRun(Outcome.PASS, "ok").partial == 1.0
+    assert CodeRun(Outcome.NO_CODE, "none").partial == 0.0
 
 
 def test_report_shows_partial_scores_per_model(tmp_path: Path) -> None:

@@ -8,9 +8,10 @@ import pytest
 
 from stackeval.coding import bashlab
 from stackeval.coding.cases import run_case
-from stackeval.coding.checkers import CodeOutcome, check_code
+from stackeval.coding.checkers import check_code
 from stackeval.coding.runner import evaluate_answer
 from stackeval.coding.tasks import CodingTask, load_bashlab, load_humaneval, load_python_tasks
+from stackeval.records import Outcome
 from stackeval.sandbox import Sandbox
 
 
@@ -36,7 +37,7 @@ def test_humaneval_wrong_answer_names_expected_and_actual(sandbox: Sandbox) -> N
     run = check_code(
         task, "def has_close_elements(numbers, threshold):\n    return False\n", sandbox
     )
-    assert run.outcome is CodeOutcome.WRONG
+    assert run.outcome is Outcome.WRONG
     assert "assert candidate([1.0, 2.0, 3.9, 4.0, 5.0, 2.2], 0.3) == True" in run.explanation
     assert "got False, expected True" in run.explanation
 
@@ -46,24 +47,24 @@ def test_humaneval_wrong_answer_names_expected_and_actual(sandbox: Sandbox) -> N
     [
         (
             "def has_close_elements(n, t):\n    return n[99]\n",
-            CodeOutcome.RUNTIME_ERROR,
+            Outcome.RUNTIME_ERROR,
             "IndexError",
         ),
-        ("def has_close_elements(n, t)\n    return 1\n", CodeOutcome.RUNTIME_ERROR, "SyntaxError"),
-        ("import sys\nsys.exit(0)\n", CodeOutcome.RUNTIME_ERROR, "SystemExit"),
-        ("import os\nos._exit(0)\n", CodeOutcome.RUNTIME_ERROR, "before the tests finished"),
+        ("def has_close_elements(n, t)\n    return 1\n", Outcome.RUNTIME_ERROR, "SyntaxError"),
+        ("import sys\nsys.exit(0)\n", Outcome.RUNTIME_ERROR, "SystemExit"),
+        ("import os\nos._exit(0)\n", Outcome.RUNTIME_ERROR, "before the tests finished"),
         (
             "def has_close_elements(n, t):\n    while True:\n        pass\n",
-            CodeOutcome.TIMEOUT,
+            Outcome.TIMEOUT,
             "timed out",
         ),
-        ("x = bytearray(4 * 1024**3)\n", CodeOutcome.SANDBOX_VIOLATION, "MemoryError"),
-        ("", CodeOutcome.NO_CODE, "no code"),
+        ("x = bytearray(4 * 1024**3)\n", Outcome.SANDBOX_VIOLATION, "MemoryError"),
+        ("", Outcome.NO_CODE, "no code"),
     ],
     ids=["index-error", "syntax", "sys-exit", "os-exit", "endless", "memory", "empty"],
 )
 def test_humaneval_failure_kinds(
-    code: str, outcome: CodeOutcome, message: str, sandbox: Sandbox
+    code: str, outcome: Outcome, message: str, sandbox: Sandbox
 ) -> None:
     run = check_code(HUMANEVAL[0], code, sandbox)
     assert run.outcome is outcome and message in run.explanation, run
@@ -87,7 +88,7 @@ def test_evaluate_answer_end_to_end(sandbox: Sandbox) -> None:
     )
     wrong = evaluate_answer(task, "```python\ndef top_words(text, n):\n    return []\n```", sandbox)
     assert (
-        wrong.outcome is CodeOutcome.WRONG
+        wrong.outcome is Outcome.WRONG
         and "expected [('the', 2), ('and', 1)]" in wrong.explanation
     )
 
@@ -123,7 +124,7 @@ def test_worldcup_wrong_scripts_fail(sandbox: Sandbox) -> None:
     failures = _case_failures("worldcup", everyone, "--name", sandbox)
     assert any("also prints" in f for f in failures), failures
     run = check_code(BASHLAB["worldcup"], "#!/bin/bash\necho 'not implemented'\n", sandbox)
-    assert run.outcome is CodeOutcome.WRONG and len(run.failures) >= 5
+    assert run.outcome is Outcome.WRONG and len(run.failures) >= 5
     assert run.partial == 0.0 and len(run.checks) == 13  # --help fails too: it lists no option
 
 
@@ -240,7 +241,7 @@ def test_a_hanging_script_times_out_once(sandbox: Sandbox, monkeypatch: pytest.M
     monkeypatch.setattr(checkers, "time_limits", lambda task, sandbox: {"--help": 0.5})
     monkeypatch.setitem(checkers.MIN_LIMIT_S, "bash", 0.5)
     run = check_code(BASHLAB["worldcup"], "#!/bin/bash\nsleep 30\n", sandbox)
-    assert run.outcome is CodeOutcome.TIMEOUT
+    assert run.outcome is Outcome.TIMEOUT
     assert run.failures == ("--help: timed out after 0.5 s", "--help: 5 later case(s) not run")
     assert len(run.checks) == 13 and run.partial == 0.0  # the cases not run failed too
     assert run.duration_s < 10  # nowhere near the script's 30 s: the first timeout ended it

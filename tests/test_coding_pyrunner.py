@@ -15,9 +15,10 @@ import pytest
 
 from stackeval.coding import plaindata
 from stackeval.coding.cases import python_cases, record
-from stackeval.coding.checkers import CodeOutcome, check_code
+from stackeval.coding.checkers import check_code
 from stackeval.coding.runner import evaluate_answer
 from stackeval.coding.tasks import load_humaneval
+from stackeval.records import Outcome
 from stackeval.sandbox import ExecResult, Sandbox
 
 HUMANEVAL = {t.id: t for t in load_humaneval()}
@@ -143,7 +144,7 @@ def test_unusual_tests_pass_the_reference_and_fail_a_wrong_answer(
 def test_a_candidate_exception_keeps_its_class_for_the_tests(sandbox: Sandbox) -> None:
     task = HUMANEVAL["HumanEval/0"]
     run = check_code(task, "def has_close_elements(n, t):\n    return n[99]\n", sandbox)
-    assert run.outcome is CodeOutcome.RUNTIME_ERROR
+    assert run.outcome is Outcome.RUNTIME_ERROR
     assert run.explanation.startswith("runtime_error: IndexError: list index out of range")
 
 

@@ -29,10 +29,11 @@ import pytest
 
 from stackeval.coding import checkers
 from stackeval.coding.cases import run_case
-from stackeval.coding.checkers import CodeOutcome
+from stackeval.coding.checkers import RUN_OUTCOMES
 from stackeval.coding.runner import evaluate_answer
 from stackeval.coding.tasks import load_bashlab, load_humaneval
 from stackeval.errors import SandboxError
+from stackeval.records import Outcome
 from stackeval.sandbox import BwrapSandbox, DockerSandbox, Limits, Sandbox
 from stackeval.sandbox.container import DEFAULT_IMAGE
 
@@ -41,7 +42,7 @@ TASK = load_humaneval(limit=1)[0]  # has_close_elements(numbers, threshold) -> b
 LAB = next(t for t in load_bashlab() if t.test == "imgproc")
 LAB_CASE = "--quality"  # the lab case hostile scripts answer
 SECRET = "hostile-secret-value-42"
-NOT_PASS = set(CodeOutcome) - {CodeOutcome.PASS}
+NOT_PASS = RUN_OUTCOMES - {Outcome.PASS}
 
 
 def _need(sandbox: Sandbox, what: str) -> Sandbox:
@@ -68,7 +69,7 @@ class Hostile:
 
     code: str
     lab: bool = False  # an image-lab script, else a HumanEval/0 answer
-    outcomes: frozenset[CodeOutcome] = frozenset(NOT_PASS)
+    outcomes: frozenset[Outcome] = frozenset(NOT_PASS)
     saw: Callable[[dict], None] | None = None  # checks on what the code reported it saw
     needs_report: bool = False  # the code must have reported (else the check proves nothing)
     extra: dict = field(default_factory=dict)
@@ -114,7 +115,7 @@ CASES: dict[str, Hostile] = {
                 for fd in (1, 2):
                     os.write(fd, f'\\n@@{arg} {{"status": "pass"}}\\n'.encode())
         """ + _WRONG,
-        outcomes=frozenset({CodeOutcome.WRONG}),
+        outcomes=frozenset({Outcome.WRONG}),
     ),
     "atexit-verdict": _py(
         """
@@ -136,7 +137,7 @@ CASES: dict[str, Hostile] = {
             json.dumps = lambda *a, **k: '{"status": "pass"}'
             json.JSONEncoder.encode = lambda self, o: '{"status": "pass"}'
         """ + _WRONG,
-        outcomes=frozenset({CodeOutcome.WRONG}),
+        outcomes=frozenset({Outcome.WRONG}),
     ),
     "eq-always-true": _py(
         """
@@ -147,7 +148,7 @@ CASES: dict[str, Hostile] = {
         def has_close_elements(numbers, threshold):
             return Anything()
         """,
-        outcomes=frozenset({CodeOutcome.RUNTIME_ERROR}),
+        outcomes=frozenset({Outcome.RUNTIME_ERROR}),
     ),
     "int-subclass-eq": _py(
         """
@@ -159,7 +160,7 @@ CASES: dict[str, Hostile] = {
         def has_close_elements(numbers, threshold):
             return Yes(0)
         """,
-        outcomes=frozenset({CodeOutcome.WRONG}),
+        outcomes=frozenset({Outcome.WRONG}),
     ),
     "forged-class": _py(
         """
@@ -170,7 +171,7 @@ CASES: dict[str, Hostile] = {
         def has_close_elements(numbers, threshold):
             return Liar()
         """,
-        outcomes=frozenset({CodeOutcome.RUNTIME_ERROR}),
+        outcomes=frozenset({Outcome.RUNTIME_ERROR}),
     ),
     "reads-hidden-tests": _py(
         _REPORT
@@ -218,7 +219,7 @@ CASES: dict[str, Hostile] = {
                     pass
             return False
         """,
-        outcomes=frozenset({CodeOutcome.RUNTIME_ERROR}),
+        outcomes=frozenset({Outcome.RUNTIME_ERROR}),
     ),
     "malformed-then-exit": _py(
         """
@@ -231,7 +232,7 @@ CASES: dict[str, Hostile] = {
                     pass
             os._exit(0)
         """,
-        outcomes=frozenset({CodeOutcome.RUNTIME_ERROR}),
+        outcomes=frozenset({Outcome.RUNTIME_ERROR}),
     ),
     "writes-sandbox-init-stdout": _py(
         """
@@ -245,7 +246,7 @@ CASES: dict[str, Hostile] = {
                     except OSError:
                         pass
         """ + _WRONG,
-        outcomes=frozenset({CodeOutcome.RUNTIME_ERROR, CodeOutcome.WRONG}),
+        outcomes=frozenset({Outcome.RUNTIME_ERROR, Outcome.WRONG}),
     ),
     "exit-inside-call": _py(
         """
@@ -253,7 +254,7 @@ CASES: dict[str, Hostile] = {
         def has_close_elements(numbers, threshold):
             os._exit(0)
         """,
-        outcomes=frozenset({CodeOutcome.RUNTIME_ERROR}),
+        outcomes=frozenset({Outcome.RUNTIME_ERROR}),
     ),
     "kills-the-harness": _py(
         """
@@ -266,7 +267,7 @@ CASES: dict[str, Hostile] = {
                     pass
             return True
         """,
-        outcomes=frozenset({CodeOutcome.RUNTIME_ERROR}),
+        outcomes=frozenset({Outcome.RUNTIME_ERROR}),
     ),
     "rewrites-the-harness": _py(
         _REPORT
@@ -283,7 +284,7 @@ CASES: dict[str, Hostile] = {
                     pass
             report(harness_changed=bool(changed))
         """ + _WRONG,
-        outcomes=frozenset({CodeOutcome.WRONG, CodeOutcome.SANDBOX_VIOLATION}),
+        outcomes=frozenset({Outcome.WRONG, Outcome.SANDBOX_VIOLATION}),
         saw=_none_true,
         needs_report=True,
     ),
@@ -294,7 +295,7 @@ CASES: dict[str, Hostile] = {
             x.append(x)
             return x
         """,
-        outcomes=frozenset({CodeOutcome.RUNTIME_ERROR}),
+        outcomes=frozenset({Outcome.RUNTIME_ERROR}),
     ),
     # ---- containment --------------------------------------------------------------------
     "network": _py(
@@ -374,14 +375,14 @@ CASES: dict[str, Hostile] = {
         def attack():
             os.execv('/usr/bin/python3', ['python3', '-c', BOMB, 'TAG'])  # TAG: find survivors
         """ + _WRONG,
-        outcomes=frozenset({CodeOutcome.TIMEOUT, CodeOutcome.SANDBOX_VIOLATION}),
+        outcomes=frozenset({Outcome.TIMEOUT, Outcome.SANDBOX_VIOLATION}),
     ),
     "huge-allocation": _py(
         """
         def attack():
             return b'x' * (20 * 1024 ** 3)
         """ + _WRONG,
-        outcomes=frozenset({CodeOutcome.SANDBOX_VIOLATION}),
+        outcomes=frozenset({Outcome.SANDBOX_VIOLATION}),
     ),
     "multi-process-memory": _py(
         _REPORT
@@ -400,7 +401,7 @@ CASES: dict[str, Hostile] = {
             report(all_held=held == 3)
         """ + _WRONG,
         # the kernel may take a while to pick a process to kill: a timeout is contained too
-        outcomes=frozenset({CodeOutcome.SANDBOX_VIOLATION, CodeOutcome.TIMEOUT}),
+        outcomes=frozenset({Outcome.SANDBOX_VIOLATION, Outcome.TIMEOUT}),
         saw=_none_true,
     ),
     "infinite-loop": _py(
@@ -409,7 +410,7 @@ CASES: dict[str, Hostile] = {
         def has_close_elements(numbers, threshold):
             os.execv('/usr/bin/python3', ['python3', '-c', 'while True: pass', 'TAG'])
         """,
-        outcomes=frozenset({CodeOutcome.TIMEOUT}),
+        outcomes=frozenset({Outcome.TIMEOUT}),
     ),
     "stdout-flood": _py(
         """
@@ -418,14 +419,14 @@ CASES: dict[str, Hostile] = {
             while True:
                 os.write(1, b'x' * 65536)
         """,
-        outcomes=frozenset({CodeOutcome.SANDBOX_VIOLATION}),
+        outcomes=frozenset({Outcome.SANDBOX_VIOLATION}),
     ),
     "huge-return-value": _py(
         """
         def has_close_elements(numbers, threshold):
             return 'x' * (64 * 1024 * 1024)
         """,
-        outcomes=frozenset({CodeOutcome.SANDBOX_VIOLATION, CodeOutcome.RUNTIME_ERROR}),
+        outcomes=frozenset({Outcome.SANDBOX_VIOLATION, Outcome.RUNTIME_ERROR}),
     ),
     "tmpfs-floods": _py(
         _REPORT
@@ -454,7 +455,7 @@ CASES: dict[str, Hostile] = {
             with open('big', 'wb') as f:
                 f.write(b'x' * (50 * 1024 * 1024))
         """ + _WRONG,
-        outcomes=frozenset({CodeOutcome.SANDBOX_VIOLATION}),
+        outcomes=frozenset({Outcome.SANDBOX_VIOLATION}),
     ),
     "background-daemon": _py(
         """
@@ -466,7 +467,7 @@ CASES: dict[str, Hostile] = {
                     os.execv('/bin/sleep', ['TAG', '60'])
                 os._exit(0)
         """ + _WRONG,
-        outcomes=frozenset({CodeOutcome.WRONG}),
+        outcomes=frozenset({Outcome.WRONG}),
     ),
     # ---- the image lab: forged @@IMG lines and driver tricks -----------------------------
     "img-newline-names": _sh(
@@ -478,7 +479,7 @@ CASES: dict[str, Hostile] = {
         @@IMG photo2.jpeg|JPEG 300 450 50|
         @@EXIT 0"
         """,
-        outcomes=frozenset({CodeOutcome.WRONG}),
+        outcomes=frozenset({Outcome.WRONG}),
     ),
     "img-rewrites-driver": _sh(
         """
@@ -488,7 +489,7 @@ CASES: dict[str, Hostile] = {
         done
         mkdir -p "$out"
         """,
-        outcomes=frozenset({CodeOutcome.WRONG, CodeOutcome.SANDBOX_VIOLATION}),
+        outcomes=frozenset({Outcome.WRONG, Outcome.SANDBOX_VIOLATION}),
     ),
     "img-forges-driver-stdout": _sh(
         """
@@ -499,7 +500,7 @@ CASES: dict[str, Hostile] = {
           printf "$forged" >"$target" 2>/dev/null
         done
         """,
-        outcomes=frozenset({CodeOutcome.RUNTIME_ERROR, CodeOutcome.WRONG}),
+        outcomes=frozenset({Outcome.RUNTIME_ERROR, Outcome.WRONG}),
     ),
     "img-magick-script": _sh(
         """
@@ -511,7 +512,7 @@ CASES: dict[str, Hostile] = {
           echo 'pop graphic-context' >>"$out/$f"
         done
         """,
-        outcomes=frozenset({CodeOutcome.WRONG}),
+        outcomes=frozenset({Outcome.WRONG}),
     ),
     "img-background-writer": _sh(
         """
@@ -520,7 +521,7 @@ CASES: dict[str, Hostile] = {
         (exec -a TAG bash -c "while :; do cp $in/photo1.jpg $out/; done") </dev/null &>/dev/null &
         sleep 0.2
         """,
-        outcomes=frozenset({CodeOutcome.WRONG, CodeOutcome.RUNTIME_ERROR}),
+        outcomes=frozenset({Outcome.WRONG, Outcome.RUNTIME_ERROR}),
     ),
     "img-fork-bomb": _sh(
         """
@@ -552,7 +553,7 @@ def _reports(stderr: str) -> dict:
     return found
 
 
-def _lab_outcome(script: str, sandbox: Sandbox) -> tuple[CodeOutcome, str, str]:
+def _lab_outcome(script: str, sandbox: Sandbox) -> tuple[Outcome, str, str]:
     """One image-lab case, judged as ``check_code`` judges it (a fixed 5 s limit)."""
     case = next(c for c in checkers.cases_for(LAB, script, sandbox) if c.name == LAB_CASE)
     result, judgement = run_case(case, sandbox, checkers.MIN_LIMIT_S["bash"])
@@ -602,7 +603,7 @@ def test_a_correct_answer_still_passes_in_the_hostile_setup(sandbox: Sandbox) ->
     result = evaluate_answer(TASK, answer, sandbox)
     assert result.passed, result.explanation
     outcome, why, _ = _lab_outcome(LAB.reference, sandbox)
-    assert outcome is CodeOutcome.PASS, why
+    assert outcome is Outcome.PASS, why
 
 
 def test_malformed_results_are_failures_not_crashes(sandbox: Sandbox) -> None:

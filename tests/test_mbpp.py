@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from stackeval.coding import build_prompt, evaluate_answer
-from stackeval.coding.checkers import CodeOutcome
 from stackeval.coding.mbpp import load, load_all, load_template, parse_spec, suites_with
 from stackeval.errors import ConfigError
+from stackeval.records import Outcome
 from stackeval.sandbox import Sandbox
 
 pytest_plugins = ["pytester"]
@@ -104,7 +104,7 @@ def test_a_correct_answer_passes_and_a_wrong_one_fails(jsonl: Path, sandbox: San
     assert passed.passed, passed.explanation
     wrong = "```python\ndef remove_Occ(s, ch):\n    return s.replace(ch, '', 1)\n```"
     failed = evaluate_answer(occ, wrong, sandbox)
-    assert failed.outcome is CodeOutcome.WRONG
+    assert failed.outcome is Outcome.WRONG
     assert 'remove_Occ("hello","l") == "heo"' in failed.explanation
     assert "'helo'" in failed.explanation  # what the answer returned
     # the asserts' math comes from the reference's imports; the answer brings its own

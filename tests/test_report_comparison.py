@@ -175,7 +175,7 @@ def test_resources_from_a_real_session_trace(run, tmp_path):
 
 
 def test_coding_and_perf_records_are_read_tolerantly(run, tmp_path):
-    # Outcomes only (no model output), in the coding runner's CodingOutcome.to_dict() shape:
+    # Outcomes only (no model output), in the coding runner's CodingResult.to_dict() shape:
     # 2 tasks x 5 samples; and a perf record with a list of requests.
     model = build_report(run).models[0]
     with open(run / "coding.jsonl", "w") as f:

@@ -1,10 +1,10 @@
 """Coding evaluations: tasks, code extraction, sandboxed checks, linting and pass@k."""
 
-from stackeval.coding.checkers import CodeOutcome, CodeRun, check_code
+from stackeval.coding.checkers import CodeRun, check_code
 from stackeval.coding.extract import extract_code
 from stackeval.coding.passk import pass_at_k, pass_hat_k, suite_pass_at_k, suite_pass_hat_k
 from stackeval.coding.quality import QualityReport, lint
-from stackeval.coding.runner import CodingOutcome, build_prompt, evaluate_answer
+from stackeval.coding.runner import CodingRecord, CodingResult, build_prompt, evaluate_answer
 from stackeval.coding.tasks import (
     SUITES,
     CodingTask,
@@ -16,9 +16,9 @@ from stackeval.coding.tasks import (
 
 __all__ = [
     "SUITES",
-    "CodeOutcome",
     "CodeRun",
-    "CodingOutcome",
+    "CodingRecord",
+    "CodingResult",
     "CodingTask",
     "QualityReport",
     "build_prompt",

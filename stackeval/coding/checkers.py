@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import logging
 import re
 import threading
@@ -13,6 +12,7 @@ from stackeval.coding.bashlab import bash_cases
 from stackeval.coding.cases import Case, Judgement, check_verdicts, python_cases
 from stackeval.coding.tasks import CodingTask
 from stackeval.errors import GraderError
+from stackeval.records import Outcome
 from stackeval.sandbox import ExecResult, Sandbox
 
 log = logging.getLogger(__name__)
@@ -28,24 +28,16 @@ _VIOLATION = re.compile(
 )
 
 
-class CodeOutcome(enum.StrEnum):
-    """What became of a program; only PASS passes."""
-
-    PASS = "pass"
-    WRONG = "wrong_answer"  # ran to the end, checks failed
-    RUNTIME_ERROR = "runtime_error"  # crashed, syntax error, non-zero exit
-    TIMEOUT = "timeout"
-    NO_CODE = "no_code"
-    SANDBOX_VIOLATION = (
-        "sandbox_violation"  # hit a sandbox limit: memory, processes, files, network
-    )
+# What a program run can come to; only PASS passes.
+RUN_OUTCOMES = frozenset({Outcome.PASS, Outcome.WRONG, Outcome.RUNTIME_ERROR, Outcome.TIMEOUT,
+                          Outcome.NO_CODE, Outcome.SANDBOX_VIOLATION})
 
 
 @dataclass(frozen=True)
 class CodeRun:
     """The verdict on one program, with every failed check and what the last run printed."""
 
-    outcome: CodeOutcome
+    outcome: Outcome
     explanation: str
     failures: tuple[str, ...] = ()
     stdout: str = ""
@@ -59,7 +51,7 @@ class CodeRun:
     @property
     def passed(self) -> bool:
         """Whether every case passed."""
-        return self.outcome is CodeOutcome.PASS
+        return self.outcome is Outcome.PASS
 
     @property
     def partial(self) -> float:
@@ -119,9 +111,9 @@ def time_limits(task: CodingTask, sandbox: Sandbox) -> dict[str, float]:
 def check_code(task: CodingTask, code: str, sandbox: Sandbox) -> CodeRun:
     """Run ``code`` against all of the task's cases; the first failing case sets the outcome."""
     if not code.strip():
-        return CodeRun(CodeOutcome.NO_CODE, "no code found in the answer")
+        return CodeRun(Outcome.NO_CODE, "no code found in the answer")
     limits = time_limits(task, sandbox)
-    outcome, failures, last, duration = CodeOutcome.PASS, [], None, 0.0
+    outcome, failures, last, duration = Outcome.PASS, [], None, 0.0
     cases = cases_for(task, code, sandbox)
     verdicts: list[tuple[str, bool]] = []
     for case in cases:
@@ -132,26 +124,26 @@ def check_code(task: CodingTask, code: str, sandbox: Sandbox) -> CodeRun:
         case_failures = judgement.failures
         case_outcome = _classify(result, judgement)
         verdicts += check_verdicts(case, case_failures, whole=case_outcome in _WHOLE)
-        if case_outcome is CodeOutcome.PASS:
+        if case_outcome is Outcome.PASS:
             continue
-        if outcome is CodeOutcome.PASS:
+        if outcome is Outcome.PASS:
             outcome, last = case_outcome, result
-        if case_outcome is CodeOutcome.TIMEOUT:
+        if case_outcome is Outcome.TIMEOUT:
             case_failures = [f"timed out after {limit:.1f} s"]
             if case is not cases[-1]:  # a hang usually repeats: don't wait for every case
                 case_failures.append(f"{len(cases) - cases.index(case) - 1} later case(s) not run")
-        elif case_outcome is CodeOutcome.SANDBOX_VIOLATION and not case_failures:
+        elif case_outcome is Outcome.SANDBOX_VIOLATION and not case_failures:
             case_failures = [f"stopped by the sandbox: {result.killed_reason}"]
         failures += [
             f"{case.name}: {f}" if len(cases) > 1 and not f.startswith(case.name) else f
             for f in case_failures
         ]
-        if case_outcome is CodeOutcome.TIMEOUT:
+        if case_outcome is Outcome.TIMEOUT:
             for later in cases[cases.index(case) + 1 :]:  # not run: failed
                 verdicts += [(name, False) for name in later.checks or (later.name,)]
             break
     last = last or result
-    if outcome is CodeOutcome.PASS:
+    if outcome is Outcome.PASS:
         explanation = f"passed all {len(cases)} case(s)" if len(cases) > 1 else "passed all tests"
     else:
         explanation = f"{outcome.value}: {failures[0]}" + (
@@ -171,19 +163,19 @@ def check_code(task: CodingTask, code: str, sandbox: Sandbox) -> CodeRun:
     )
 
 
-_WHOLE = (CodeOutcome.TIMEOUT, CodeOutcome.SANDBOX_VIOLATION)  # fail every sub-check of a case
+_WHOLE = (Outcome.TIMEOUT, Outcome.SANDBOX_VIOLATION)  # fail every sub-check of a case
 
 
-def _classify(result: ExecResult, judgement: Judgement) -> CodeOutcome:
+def _classify(result: ExecResult, judgement: Judgement) -> Outcome:
     failures = judgement.failures
     if result.timed_out or result.killed_reason == "cpu_limit":
-        return CodeOutcome.TIMEOUT
+        return Outcome.TIMEOUT
     if result.killed_reason in ("output_limit", "file_size_limit", "memory_limit"):
-        return CodeOutcome.SANDBOX_VIOLATION
+        return Outcome.SANDBOX_VIOLATION
     if not failures:
         if result.killed_reason is not None:  # never a pass from a run that was killed
-            return CodeOutcome.RUNTIME_ERROR
-        return CodeOutcome.PASS
+            return Outcome.RUNTIME_ERROR
+        return Outcome.PASS
     if _VIOLATION.search(result.stderr) or any(_VIOLATION.search(f) for f in failures):
-        return CodeOutcome.SANDBOX_VIOLATION
-    return CodeOutcome.RUNTIME_ERROR if judgement.crashed else CodeOutcome.WRONG
+        return Outcome.SANDBOX_VIOLATION
+    return Outcome.RUNTIME_ERROR if judgement.crashed else Outcome.WRONG

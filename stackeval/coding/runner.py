@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from stackeval.coding.checkers import CodeOutcome, CodeRun, check_code
+from stackeval.coding.checkers import CodeRun, check_code
 from stackeval.coding.extract import defines, extract, humaneval_program
 from stackeval.coding.quality import QualityReport, lint
 from stackeval.coding.tasks import CodingTask
+from stackeval.records import Outcome
 from stackeval.sandbox import Sandbox
 
 SYSTEM = {
@@ -31,7 +32,7 @@ _COMPLETE = {
 
 
 @dataclass(frozen=True)
-class CodingOutcome:
+class CodingResult:
     """Everything the report needs about one answer to one coding task."""
 
     task_id: str
@@ -45,7 +46,7 @@ class CodingOutcome:
     extraction: str = ""  # how the code was found in it, e.g. "1 python block"
 
     @property
-    def outcome(self) -> CodeOutcome:
+    def outcome(self) -> Outcome:
         """The verdict of the run."""
         return self.run.outcome
 
@@ -77,6 +78,49 @@ class CodingOutcome:
         }
 
 
+@dataclass(frozen=True)
+class CodingRecord:
+    """One coding sample as saved to ``coding.jsonl``: who was asked, and what came of it.
+
+    ``result`` is None when the ask itself failed (a harness error: nothing was graded).
+    """
+
+    run_id: str
+    model: str
+    task_id: str
+    suite: str
+    lang: str
+    sample: int
+    served: dict[str, Any]
+    client: str
+    outcome: Outcome
+    explanation: str
+    result: CodingResult | None = None
+    prompt_format: str = "chat"
+    metrics: dict[str, Any] = field(default_factory=dict)
+    request: dict[str, Any] = field(default_factory=dict)  # path + body: the ask, replayable
+    extra: dict[str, Any] = field(default_factory=dict)  # what only one client records
+
+    @property
+    def passed(self) -> bool:
+        """Whether the sample passed (a loop never does, whatever its program did)."""
+        return self.outcome is Outcome.PASS
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: the sample's identity, then the result's fields, then the ask's."""
+        d: dict[str, Any] = {
+            "run_id": self.run_id, "model": self.model, "task_id": self.task_id,
+            "suite": self.suite, "lang": self.lang, "sample": self.sample,
+            "served": self.served, "client": self.client}
+        verdict = {"outcome": self.outcome.value, "passed": self.passed,
+                   "explanation": self.explanation}
+        if self.result is None:
+            return d | verdict
+        return (d | self.result.to_dict() | {"prompt_format": self.prompt_format,
+                                             "metrics": self.metrics, "request": self.request}
+                | self.extra | verdict)
+
+
 def build_prompt(task: CodingTask, lang: str = "en") -> list[dict[str, str]]:
     """Chat messages asking for one fenced code block that solves ``task``."""
     lang = "zh" if lang == "zh" else "en"
@@ -90,7 +134,7 @@ def build_prompt(task: CodingTask, lang: str = "en") -> list[dict[str, str]]:
     return [{"role": "system", "content": SYSTEM[lang]}, {"role": "user", "content": user}]
 
 
-def evaluate_answer(task: CodingTask, answer_text: str, sandbox: Sandbox) -> CodingOutcome:
+def evaluate_answer(task: CodingTask, answer_text: str, sandbox: Sandbox) -> CodingResult:
     """Extract the program from a model's answer, lint it, and run it against the task's checks."""
     found = extract(
         answer_text, task.language, task.entry_point if task.language == "python" else None
@@ -104,7 +148,7 @@ def evaluate_answer(task: CodingTask, answer_text: str, sandbox: Sandbox) -> Cod
         )  # a bare body
     else:
         quality = lint(code, task.language)
-    return CodingOutcome(
+    return CodingResult(
         task_id=task.id,
         suite=task.suite,
         language=task.language,
