@@ -7,9 +7,10 @@ can recompute them from saved JSON.
 from __future__ import annotations
 
 import enum
-import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from stackeval.stats import median
 
 
 class Outcome(enum.StrEnum):
@@ -142,7 +143,7 @@ class Completion:
             "e2e_s": self.e2e_s,
             "queue_wait_s": self.queue_wait_s,
             "tpot_s": self.tpot_s,
-            "itl_median_s": statistics.median(itl) if itl else None,
+            "itl_median_s": median(itl),
             "decode_tokens_per_s": self.decode_tokens_per_s,
             "server_decode_tokens_per_s": self.server_decode_tokens_per_s,
             "prompt_tokens": self.prompt_tokens,

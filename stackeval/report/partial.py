@@ -6,10 +6,10 @@ share of sub-checks passed (``--help``, each option, each figure) tells them apa
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 from stackeval.report.blocks import DASH, NOT_RUN, Block, Table, cells, pct
+from stackeval.stats import mean
 
 if TYPE_CHECKING:
     from stackeval.report.comparison import Report
@@ -28,9 +28,8 @@ def partial_blocks(report: Report) -> list[Block]:
             rows.append((m, *([NOT_RUN] * (len(tasks) + 1))))
             continue
         means = [stats.partial[t].mean if t in stats.partial else None for t in tasks]
-        known = [x for x in means if x is not None]
-        rows.append((m, *(pct(x) for x in means),
-                     pct(math.fsum(known) / len(known)) if known else DASH))
+        overall = mean(means)
+        rows.append((m, *(pct(x) for x in means), DASH if overall is None else pct(overall)))
     blocks: list[Block] = [Table(
         ("model", *tasks, "mean"), cells(rows),
         "Partial credit: the mean share of sub-checks passed per sample (--help, each option, "

@@ -11,6 +11,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
+from stackeval.stats import mean
 from stackeval.telemetry.trace import Trace
 
 
@@ -129,9 +130,9 @@ def _summarize(label: str, source: str, trace: Trace, t0: float,
     return Resources(
         label=label, source=source, duration_s=trace.duration_s,
         cpu_percent_peak=max(cpu) if cpu else None,
-        cpu_percent_mean=math.fsum(cpu) / len(cpu) if cpu else None,
+        cpu_percent_mean=mean(cpu),
         rss_mib_peak=max(mem) if mem else None, gpu_mem_mib_peak=max(gpu_mem) if gpu_mem else None,
-        gpu_util_mean=math.fsum(gpu_util) / len(gpu_util) if gpu_util else None,
+        gpu_util_mean=mean(gpu_util),
         energy_j=math.fsum(e.joules for e in energy.values()) if energy else None,
         energy_method=", ".join(sorted({e.method for e in energy.values()})) or None,
         series=series)
