@@ -18,6 +18,7 @@ from stackeval.plugin import session_settings
 from stackeval.prompting import Asked
 from stackeval.qa import load_cases, select_cases
 from stackeval.records import Completion, Outcome, QACase
+from stackeval.sampling import Sampling
 
 pytestmark = pytest.mark.webui
 
@@ -54,8 +55,7 @@ def chat_model(model, stack):
 
 
 def _params(settings) -> dict:
-    return {"max_tokens": settings.max_tokens, "temperature": settings.temperature,
-            "seed": settings.seed}
+    return Sampling(settings.max_tokens, settings.temperature, settings.seed).body()
 
 
 def _messages(case: QACase) -> list[dict[str, str]]:
