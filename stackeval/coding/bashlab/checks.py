@@ -13,7 +13,7 @@ from stackeval.errors import ConfigError
 from stackeval.sandbox import ExecResult
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
-_SEPARATORS = re.compile(r"[\s,;|]+")
+SEPARATORS = re.compile(r"[\s,;|]+")
 _PCT_TOLERANCE = 0.05 + 1e-6  # a percentage printed with one or two decimals
 
 Data = str | bytes
@@ -22,22 +22,26 @@ Data = str | bytes
 # ---- shared checks ------------------------------------------------------------------------
 
 
-def _numbers(text: str) -> list[float]:
+def numbers_in(text: str) -> list[float]:
+    """Every number printed in ``text``, in order."""
     return [float(n) for n in _NUMBER.findall(text)]
 
 
-def _exit_ok(result: ExecResult) -> list[str]:
+def exit_failures(result: ExecResult) -> list[str]:
+    """A failure naming the exit status and last stderr line, unless the script exited 0."""
     if result.exit_code not in (0, None):
         tail = result.stderr.strip().splitlines()[-1:] or ["(no stderr)"]
         return [f"exit status {result.exit_code}: {tail[0][:200]}"]
     return []
 
 
-def _help_case(script_name: str, files: dict[str, Data], options: Iterable[str]) -> Case:
+def help_case(script_name: str, files: dict[str, Data], options: Iterable[str]) -> Case:
+    """The ``--help`` case: it must exit 0 and print something naming every option."""
+
     def verify(result: ExecResult) -> list[str]:
         text = result.stdout + result.stderr
         missing = [opt for opt in options if opt not in text]
-        failures = _exit_ok(result)
+        failures = exit_failures(result)
         if not text.strip():
             failures.append("--help printed nothing")
         elif missing:
@@ -47,7 +51,7 @@ def _help_case(script_name: str, files: dict[str, Data], options: Iterable[str])
     return Case("--help", files, ("bash", script_name, "--help"), verify)
 
 
-def _row(
+def row_problem(
     lines: list[str],
     label: str,
     pattern: str,
@@ -73,7 +77,7 @@ def _row(
             text = line[found.end() : min(following, default=len(line))]
         else:
             text = line[: found.start()] + " " + line[found.end() :]
-        numbers = _numbers(text)
+        numbers = numbers_in(text)
         if count in numbers and (
             pct is None or any(abs(n - pct) <= _PCT_TOLERANCE for n in numbers)
         ):
@@ -84,7 +88,7 @@ def _row(
     return f"{label}: expected {want}, got {matching[0].strip()[:120]!r}"
 
 
-def _known(line: str, universe: set[str]) -> str | None:
+def known_token(line: str, universe: set[str]) -> str | None:
     """The first token of ``line`` that is a known host or URL."""
     for raw in re.split(r"[\s|]+", line):
         token = raw.strip("'\"()[]{}<>")
@@ -94,11 +98,11 @@ def _known(line: str, universe: set[str]) -> str | None:
     return None
 
 
-def _top(
+def top_failures(
     label: str, lines: Iterable[str], truth: Counter[str], universe: set[str], n: int
 ) -> list[str]:
     """Check a "top n with counts" listing; any choice among entries tied at the cut-off is fine."""
-    printed = [(key, line) for line in lines if (key := _known(line, universe))]
+    printed = [(key, line) for line in lines if (key := known_token(line, universe))]
     if not truth:
         return []
     if not printed:
@@ -110,7 +114,7 @@ def _top(
     wrong = [
         (k, line)
         for k, line in printed
-        if k in truth and truth[k] not in _numbers(line.replace(k, " "))
+        if k in truth and truth[k] not in numbers_in(line.replace(k, " "))
     ]
     if wrong:
         key, line = wrong[0]
@@ -143,15 +147,15 @@ def _top(
     return failures
 
 
-def _word(text: str) -> str:
+def word_pattern(text: str) -> str:
     """A pattern for ``text`` standing on its own: not part of a longer word or name."""
     return rf"(?<!\w){re.escape(text)}(?!\w)"
 
 
-def _name_absent(text: str, names: Iterable[str]) -> str | None:
+def name_printed(text: str, names: Iterable[str]) -> str | None:
     """The first of ``names`` that ``text`` prints on its own (not inside a longer name)."""
     for name in names:
-        if re.search(_word(name), text):
+        if re.search(word_pattern(name), text):
             return name
     return None
 
@@ -159,7 +163,9 @@ def _name_absent(text: str, names: Iterable[str]) -> str | None:
 # ---- reading a data file --------------------------------------------------------------------
 
 
-def _records(data: Data, columns: Mapping[str, int], what: str) -> list[tuple[int, dict[str, str]]]:
+def tsv_records(
+    data: Data, columns: Mapping[str, int], what: str
+) -> list[tuple[int, dict[str, str]]]:
     """(line number, {column: value}) for each data line of a TSV file with a header line.
 
     Columns are found by their header name (any case), else at their documented position; a

@@ -10,7 +10,7 @@ import tarfile
 
 from stackeval.coding import datagen
 from stackeval.coding.bashlab.checks import (
-    _help_case,
+    help_case,
 )
 from stackeval.coding.cases import TRUSTED_TIMEOUT_S, Case, Judgement
 from stackeval.errors import GraderError
@@ -135,7 +135,7 @@ def imgproc_cases(script_name: str, script: str) -> list[Case]:
         )
 
     return [
-        _help_case(
+        help_case(
             script_name,
             {script_name: script},
             ("--quality", "--resize", "--watermark", "--prefix", "--suffix", "--to-jpg"),

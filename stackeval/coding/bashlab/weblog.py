@@ -7,14 +7,14 @@ from collections import Counter, defaultdict
 
 from stackeval.coding import datagen
 from stackeval.coding.bashlab.checks import (
-    _SEPARATORS,
+    SEPARATORS,
     Data,
-    _exit_ok,
-    _help_case,
-    _known,
-    _records,
-    _row,
-    _top,
+    exit_failures,
+    help_case,
+    known_token,
+    row_problem,
+    top_failures,
+    tsv_records,
 )
 from stackeval.coding.cases import Case
 from stackeval.sandbox import ExecResult
@@ -29,7 +29,7 @@ def weblog_requests(data: Data) -> list[tuple[str, str, str]]:
     columns = {"host": 0, "url": 4, "response": 5}
     return [
         (rec["host"].strip(), rec["url"].strip(), rec["response"].strip())
-        for _, rec in _records(data, columns, "web log")
+        for _, rec in tsv_records(data, columns, "web log")
     ]
 
 
@@ -49,7 +49,8 @@ def weblog_cases(script_name: str, script: str, data: Data | None = None) -> lis
         option: str, truth: Counter[str], universe: set[str], extra: tuple[str, ...] = ()
     ) -> Case:
         def verify(result: ExecResult) -> list[str]:
-            return _exit_ok(result) + _top(option, result.stdout.splitlines(), truth, universe, 100)
+            lines = result.stdout.splitlines()
+            return exit_failures(result) + top_failures(option, lines, truth, universe, 100)
 
         return Case(
             option, files, ("bash", script_name, option, *extra, datagen.WEBLOG_FILE), verify
@@ -60,11 +61,11 @@ def weblog_cases(script_name: str, script: str, data: Data | None = None) -> lis
     def status(result: ExecResult) -> list[str]:
         lines = result.stdout.splitlines()
         found = [
-            _row(lines, f"--status {code}", code_patterns[code], n, 100 * n / total,
+            row_problem(lines, f"--status {code}", code_patterns[code], n, 100 * n / total,
                  code_patterns.values())
             for code, n in sorted(statuses.items())
         ]
-        return _exit_ok(result) + [f for f in found if f]
+        return exit_failures(result) + [f for f in found if f]
 
     by_code = {
         code: Counter(u for _, u, c in rows if c == code and u)
@@ -77,22 +78,22 @@ def weblog_cases(script_name: str, script: str, data: Data | None = None) -> lis
         current = None
         for line in result.stdout.splitlines():
             codes = [
-                t.strip(":()[]") for t in _SEPARATORS.split(line) if t.strip(":()[]") in by_code
+                t.strip(":()[]") for t in SEPARATORS.split(line) if t.strip(":()[]") in by_code
             ]
-            hit = _known(line, set(urls))
+            hit = known_token(line, set(urls))
             if codes and not hit:  # a heading such as "404:"
                 current = codes[0]
             elif hit and (codes or current):
                 sections[codes[0] if codes else current].append(
                     line.replace(codes[0], " ", 1) if codes else line
                 )
-        failures = _exit_ok(result)
+        failures = exit_failures(result)
         for code, truth in sorted(by_code.items()):
-            failures += _top(f"--4xx {code}", sections[code], truth, set(urls), 10)
+            failures += top_failures(f"--4xx {code}", sections[code], truth, set(urls), 10)
         return failures
 
     return [
-        _help_case(
+        help_case(
             script_name,
             files,
             ("--top-hosts", "--top-ips", "--top-urls", "--status", "--4xx", "--url"),

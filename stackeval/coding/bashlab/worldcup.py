@@ -8,12 +8,12 @@ from collections import Counter
 from stackeval.coding import datagen
 from stackeval.coding.bashlab.checks import (
     Data,
-    _exit_ok,
-    _help_case,
-    _name_absent,
-    _records,
-    _row,
-    _word,
+    exit_failures,
+    help_case,
+    name_printed,
+    row_problem,
+    tsv_records,
+    word_pattern,
 )
 from stackeval.coding.cases import Case
 from stackeval.errors import ConfigError
@@ -36,7 +36,7 @@ _LENGTH_LABELS = {
 def worldcup_players(data: Data) -> list[tuple[str, int, str]]:
     """(position, age, name) of every player in a World Cup TSV, blanks around values removed."""
     players = []
-    for number, rec in _records(data, {"position": 4, "age": 5, "player": 8}, "World Cup file"):
+    for number, rec in tsv_records(data, {"position": 4, "age": 5, "player": 8}, "World Cup file"):
         age = rec["age"].strip()
         if not re.fullmatch(r"\d{1,3}", age):
             raise ConfigError(
@@ -67,11 +67,11 @@ def worldcup_cases(script_name: str, script: str, data: Data | None = None) -> l
         def verify(result: ExecResult) -> list[str]:
             lines = result.stdout.splitlines()
             found = [
-                _row(lines, f"{option} {label}", patterns[label], n, 100 * n / total,
+                row_problem(lines, f"{option} {label}", patterns[label], n, 100 * n / total,
                      patterns.values())
                 for label, n in counts.items()
             ]
-            return _exit_ok(result) + [f for f in found if f]
+            return exit_failures(result) + [f for f in found if f]
 
         return Case(option, files, argv(option), verify,
                     checks=tuple(f"{option} {label}" for label in counts))
@@ -80,7 +80,7 @@ def worldcup_cases(script_name: str, script: str, data: Data | None = None) -> l
         """One line per position as written; a foreign spelling may instead be merged into its
         English name (one line for both), never both."""
         counts = Counter(position for position, _, _ in players)
-        patterns = {p: _word(p) for p in counts}
+        patterns = {p: word_pattern(p) for p in counts}
         aliases = {
             a: e for a, e in datagen.FOREIGN_POSITIONS.items() if a in counts and e in counts
         }
@@ -89,13 +89,13 @@ def worldcup_cases(script_name: str, script: str, data: Data | None = None) -> l
             lines = result.stdout.splitlines()
 
             def row(position: str, n: int) -> str | None:
-                return _row(lines, f"--position {position}", patterns[position], n,
+                return row_problem(lines, f"--position {position}", patterns[position], n,
                             100 * n / total, patterns.values())
 
             own_line = {
                 a for a in aliases if any(re.search(patterns[a], ln, re.I) for ln in lines)
             }
-            failures = _exit_ok(result)
+            failures = exit_failures(result)
             for position, n in counts.items():
                 failure = row(position, n)
                 if failure and position in aliases and position not in own_line:
@@ -122,7 +122,8 @@ def worldcup_cases(script_name: str, script: str, data: Data | None = None) -> l
             "longest": {n for n, k in length.items() if k == max(length.values())},
             "shortest": {n for n, k in length.items() if k == min(length.values())},
         }
-        any_name = re.compile("|".join(_word(n) for n in sorted(set(names), key=len, reverse=True)))
+        longest_first = sorted(set(names), key=len, reverse=True)
+        any_name = re.compile("|".join(word_pattern(n) for n in longest_first))
 
         def verify(result: ExecResult) -> list[str]:
             found: dict[str, set[str]] = {"longest": set(), "shortest": set()}
@@ -142,7 +143,7 @@ def worldcup_cases(script_name: str, script: str, data: Data | None = None) -> l
                     (found[label] if label else unlabelled).add(name)
                 if labels:
                     current = labels[-1][1]
-            failures = _exit_ok(result)
+            failures = exit_failures(result)
             for label, want in expected.items():
                 other = "shortest" if label == "longest" else "longest"
                 size = len(next(iter(want)))
@@ -172,17 +173,17 @@ def worldcup_cases(script_name: str, script: str, data: Data | None = None) -> l
     def extremes(option: str, age: int) -> Case:
         """A line with name and age for each player of that age, and no other player."""
         expected = sorted({name for name, a in zip(names, ages, strict=True) if a == age})
-        patterns = [_word(name) for name in expected]
+        patterns = [word_pattern(name) for name in expected]
 
         def verify(result: ExecResult) -> list[str]:
             lines = result.stdout.splitlines()
-            failures = _exit_ok(result)
+            failures = exit_failures(result)
             for name, pattern in zip(expected, patterns, strict=True):
-                failure = _row(lines, f"{option} {name}", pattern, age, None, patterns)
+                failure = row_problem(lines, f"{option} {name}", pattern, age, None, patterns)
                 if failure:
                     failures.append(failure)
             others = [n for n in set(names) if not any(n in e for e in expected)]
-            extra = _name_absent(result.stdout, sorted(others))
+            extra = name_printed(result.stdout, sorted(others))
             if extra:
                 failures.append(f"{option}: also prints {extra!r}, who is not {age}")
             return failures
@@ -191,7 +192,7 @@ def worldcup_cases(script_name: str, script: str, data: Data | None = None) -> l
 
     bands = Counter("<20" if a < 20 else "20-30" if a <= 30 else ">30" for a in ages)
     return [
-        _help_case(script_name, files, ("--age", "--position", "--name", "--oldest", "--youngest")),
+        help_case(script_name, files, ("--age", "--position", "--name", "--oldest", "--youngest")),
         shares("--age", {b: bands[b] for b in _BANDS}, _BANDS),
         positions(),
         lengths(),
