@@ -188,6 +188,7 @@ def qa_stats(records: Iterable[Mapping[str, Any]]) -> dict[str, QAStats]:
 
 
 def passed(rec: Mapping[str, Any]) -> bool:
+    """Whether a record passed: its ``passed`` flag, else an outcome of ``pass``."""
     if isinstance(rec.get("passed"), bool):
         return rec["passed"]
     return rec.get("outcome") == "pass"
