@@ -42,10 +42,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def _measure(request: pytest.FixtureRequest, benchmark, model: str, scenario: str, kind: str,
              concurrency: int) -> Level:
     """Run one scenario under benchmark.pedantic; save, attach and return its records."""
-    ps, settings = request.getfixturevalue("perf_settings"), request.getfixturevalue(
-        "stackeval_settings")
-    stack, client = request.getfixturevalue("stack"), request.getfixturevalue("client")
-    writer = request.getfixturevalue("record_writer")
+    ps, settings, stack, client, writer = (request.getfixturevalue(name) for name in (
+        "perf_settings", "stackeval_settings", "stack", "client", "record_writer"))
     benchmark.group = f"{model} {scenario if scenario != 'sweep' else 'concurrency'}"
     attach.labels(model=model, suite="perf", scenario=scenario)
     if kind == "gateway" and stack.direct_endpoint(model) is None:
