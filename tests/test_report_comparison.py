@@ -150,8 +150,8 @@ def test_external_model_with_a_listed_price_is_costed_by_tokens(run):
 
 
 def test_resources_from_a_real_session_trace(run, tmp_path):
-    # The layout stackeval.plugin.perf writes: one session trace watching each model's server, one mark
-    # per test. This process stands in for the servers; the samples are real.
+    # The layout stackeval.plugin.perf writes: one session trace watching each model's server, one
+    # mark per test. This process stands in for the servers; the samples are real.
     first, second = build_report(run).models[:2]
     pids = {f"server-{first}": os.getpid(), f"server-{second}": os.getpid()}
     with Sampler(rate_hz=20, pids=pids, gpu=False) as sampler:
