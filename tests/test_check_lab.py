@@ -50,9 +50,9 @@ def test_the_reference_passes_on_data_with_every_trait(capsys, data) -> None:
     assert code == 0, lines
     assert lines[0].startswith("check-lab worldcup:") and "bwrap sandbox" in lines[0]
     verdicts = [line for line in lines if line.startswith(("PASS", "FAIL"))]
-    assert len(verdicts) == 13 and all(v.startswith("PASS") for v in verdicts)
+    assert len(verdicts) == 14 and all(v.startswith("PASS") for v in verdicts)
     assert "PASS  --position Défenseur" in lines and "PASS  --name shortest" in lines
-    assert lines[-1] == "13/13 sub-checks passed (100%)"
+    assert lines[-1] == "14/14 sub-checks passed (100%)"
 
 
 def test_a_wrong_script_fails_with_its_reasons(capsys, data, tmp_path) -> None:
@@ -69,7 +69,7 @@ def test_a_wrong_script_fails_with_its_reasons(capsys, data, tmp_path) -> None:
     failed = [line for line in lines if line.startswith("FAIL")]
     assert [f.split(":")[0] for f in failed] == ["FAIL  --name longest", "FAIL  --name shortest"]
     assert "printed as shortest" in failed[0]
-    assert lines[-1] == "11/13 sub-checks passed (85%)"
+    assert lines[-1] == "12/14 sub-checks passed (86%)"
 
 
 def test_a_students_own_data_file(capsys, tmp_path) -> None:
@@ -87,7 +87,7 @@ def test_a_students_own_data_file(capsys, tmp_path) -> None:
     code, lines, _ = _check(capsys, "worldcup", str(REFERENCE / "worldcup.sh"),
                             "--data", str(path))
     assert code == 0, lines
-    assert "PASS  --position Défenseur" in lines and lines[-1].startswith("13/13")
+    assert "PASS  --position Défenseur" in lines and lines[-1].startswith("14/14")
 
 
 def test_weblog_and_the_generated_default(capsys) -> None:
@@ -107,7 +107,8 @@ def test_imgproc(capsys, tmp_path) -> None:
     script.write_text("#!/bin/bash\necho 'usage: --quality --resize --watermark --prefix "
                       "--suffix --to-jpg'\n", encoding="utf-8")
     code, lines, _ = _check(capsys, "imgproc", str(script))
-    assert code == 1 and "PASS  --help" in lines and lines[-1].startswith("1/7")
+    assert code == 1 and "PASS  --help" in lines and "PASS  --help exit status" in lines
+    assert lines[-1].startswith("2/8")
 
 
 @pytest.mark.parametrize(
@@ -134,3 +135,18 @@ def test_module_entry_point(data) -> None:
         capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "no such script: /nonexistent.sh" in done.stderr
     assert {t.test for t in load_bashlab()} == {"worldcup", "weblog", "imgproc"}
+
+
+def test_a_full_usage_that_exits_1_earns_the_usage_sub_check_only(capsys, data, tmp_path) -> None:
+    reference = (REFERENCE / "worldcup.sh").read_text(encoding="utf-8")
+    script = tmp_path / "mine.sh"
+    # the commonest model mistake: every option listed, then exit 1
+    exits_1 = reference.replace("-h | --help) usage; exit 0 ;;", "-h | --help) usage; exit 1 ;;")
+    assert exits_1 != reference
+    script.write_text(exits_1, encoding="utf-8")
+    code, lines, _ = _check(capsys, "worldcup", str(script),
+                            "--data", str(data / datagen.WORLDCUP_FILE))
+    assert code == 1
+    failed = [line.split(":")[0] for line in lines if line.startswith("FAIL")]
+    assert failed == ["FAIL  --help exit status"], lines
+    assert "PASS  --help" in lines

@@ -125,7 +125,8 @@ def test_worldcup_wrong_scripts_fail(sandbox: Sandbox) -> None:
     assert any("also prints" in f for f in failures), failures
     run = check_code(BASHLAB["worldcup"], "#!/bin/bash\necho 'not implemented'\n", sandbox)
     assert run.outcome is Outcome.WRONG and len(run.failures) >= 5
-    assert run.partial == 0.0 and len(run.checks) == 13  # --help fails too: it lists no option
+    # --help's two sub-checks fail too: it lists no option, so its exit status 0 earns nothing
+    assert run.partial == 0.0 and len(run.checks) == 14
 
 
 def _failed_checks(checker: str, script: str, sandbox: Sandbox) -> list[str]:
@@ -243,5 +244,5 @@ def test_a_hanging_script_times_out_once(sandbox: Sandbox, monkeypatch: pytest.M
     run = check_code(BASHLAB["worldcup"], "#!/bin/bash\nsleep 30\n", sandbox)
     assert run.outcome is Outcome.TIMEOUT
     assert run.failures == ("--help: timed out after 0.5 s", "--help: 5 later case(s) not run")
-    assert len(run.checks) == 13 and run.partial == 0.0  # the cases not run failed too
+    assert len(run.checks) == 14 and run.partial == 0.0  # the cases not run failed too
     assert run.duration_s < 10  # nowhere near the script's 30 s: the first timeout ended it

@@ -35,20 +35,32 @@ def exit_failures(result: ExecResult) -> list[str]:
     return []
 
 
+HELP_EXIT = "--help exit status"
+
+
 def help_case(script_name: str, files: dict[str, Data], options: Iterable[str]) -> Case:
-    """The ``--help`` case: it must exit 0 and print something naming every option."""
+    """The ``--help`` case: two sub-checks, a usage text naming every option, and that usage
+    exiting 0.
+
+    The prompts ask for both. Scripts that print a full usage and then ``exit 1`` are common, and
+    a teacher credits the usage text; exit status 0 alone (a script that does nothing) earns
+    nothing.
+    """
 
     def verify(result: ExecResult) -> list[str]:
         text = result.stdout + result.stderr
         missing = [opt for opt in options if opt not in text]
-        failures = exit_failures(result)
+        failures = [f"--help {f}" for f in exit_failures(result)]  # "--help exit status N: ..."
         if not text.strip():
             failures.append("--help printed nothing")
         elif missing:
             failures.append(f"--help does not mention {', '.join(missing)}")
+        if len(failures) == 1 and not failures[0].startswith(HELP_EXIT):
+            failures.append(f"{HELP_EXIT} 0, but with no full usage text")
         return failures
 
-    return Case("--help", files, ("bash", script_name, "--help"), verify)
+    return Case("--help", files, ("bash", script_name, "--help"), verify,
+                checks=("--help", HELP_EXIT))
 
 
 def row_problem(
