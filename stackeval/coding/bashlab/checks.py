@@ -50,14 +50,15 @@ def help_case(script_name: str, files: dict[str, Data], options: Iterable[str]) 
     def verify(result: ExecResult) -> list[str]:
         text = result.stdout + result.stderr
         missing = [opt for opt in options if opt not in text]
-        failures = [f"--help {f}" for f in exit_failures(result)]  # "--help exit status N: ..."
+        exits = [f"--help {f}" for f in exit_failures(result)]  # "--help exit status N: ..."
+        usage = []
         if not text.strip():
-            failures.append("--help printed nothing")
+            usage.append("--help printed nothing")
         elif missing:
-            failures.append(f"--help does not mention {', '.join(missing)}")
-        if len(failures) == 1 and not failures[0].startswith(HELP_EXIT):
-            failures.append(f"{HELP_EXIT} 0, but with no full usage text")
-        return failures
+            usage.append(f"--help does not mention {', '.join(missing)}")
+        if usage and not exits:  # exit 0 earns nothing without the usage it should end
+            return [*usage, f"{HELP_EXIT} 0, but with no full usage text"]
+        return exits + usage
 
     return Case("--help", files, ("bash", script_name, "--help"), verify,
                 checks=("--help", HELP_EXIT))
