@@ -12,13 +12,14 @@ from pathlib import Path
 
 from stackeval import shutdown, store
 from stackeval.coding.labcheck import add_check_lab_command
-from stackeval.config import Settings, StackSettings, options, resolve
+from stackeval.config import Settings, StackSettings
 from stackeval.continue_config import continue_config, write_config
 from stackeval.errors import ConfigError, StackEvalError
 from stackeval.models.cache import default_cache_dir
 from stackeval.models.catalog import load_catalog
 from stackeval.models.pull import pull
 from stackeval.models.resolve import resolve_models
+from stackeval.options import options, resolve
 from stackeval.report.cli import add_report_command
 from stackeval.stack.factory import create_stack
 from stackeval.summary import coding_table, format_coding_table, format_qa_table, qa_table

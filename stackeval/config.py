@@ -2,7 +2,7 @@
 
 A field made by :func:`setting` carries its help text, default, command-line flag
 (``--name-with-dashes``), ini key (``stackeval_name``) and environment variable
-(``STACKEVAL_NAME``). The groups:
+(``STACKEVAL_NAME``); the machinery is in :mod:`stackeval.options`. The groups:
 
 - :class:`StackSettings`: which stack serves the models and how
 - :class:`RunSettings`: what a run asks, where it writes, how long it waits
@@ -14,8 +14,8 @@ A field made by :func:`setting` carries its help text, default, command-line fla
   evals and the CI gate
 - :class:`SessionSettings`: all of them, resolved once per session
 
-:func:`resolve` is the one resolver (flag, then ini key, then environment, then default); the
-pytest plugin and the ``stackeval`` CLI both call it.
+:func:`stackeval.options.resolve` is the one resolver (flag, then ini key, then environment,
+then default); the pytest plugin and the ``stackeval`` CLI both call it.
 """
 
 from __future__ import annotations
@@ -24,121 +24,17 @@ import os
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from stackeval.errors import ConfigError
+from stackeval.options import Option, floats, ints, resolve, setting
 
 if TYPE_CHECKING:
     from stackeval.perf.stats import SLO
 
 FIXTURES_DIR = Path(__file__).resolve().parent.parent / "fixtures"
-T = TypeVar("T")
-
-
-def _csv(value: str) -> tuple[str, ...]:
-    return tuple(v.strip() for v in value.split(",") if v.strip())
-
-
-def _ints(value: str) -> tuple[int, ...]:
-    return tuple(int(v) for v in value.split(",") if v.strip())
-
-
-def _floats(value: str) -> tuple[float, ...]:
-    return tuple(float(v) for v in value.split(",") if v.strip())
-
-
-@dataclass(frozen=True)
-class Option:
-    """One setting as a user sets it: flag, ini key, environment variable, help and default."""
-
-    name: str  # the field's name
-    default: Any
-    help: str
-    parse: Callable[[str], Any] = str  # reads the value from a string (flag, ini or env)
-    flag: bool = False  # a store_true switch
-    many: bool = False  # may be given several times; the values are joined with ","
-    shown: str | None = None  # the default in words, where the value alone would say "unset"
-    metavar: str | None = None
-
-    @property
-    def cli(self) -> str:
-        """The command-line flag."""
-        return "--" + self.name.replace("_", "-")
-
-    @property
-    def ini(self) -> str:
-        """The ini key (``[tool.pytest.ini_options]`` in pyproject.toml)."""
-        return f"stackeval_{self.name}"
-
-    @property
-    def env(self) -> str:
-        """The environment variable."""
-        return "STACKEVAL_" + self.name.upper()
-
-    @property
-    def help_text(self) -> str:
-        """The help text with the default and the environment variable."""
-        default = self.shown
-        if default is None:
-            default = (",".join(map(str, self.default)) if isinstance(self.default, tuple)
-                       else self.default)
-            default = "unset" if default in (None, "", ()) else default
-        return f"{self.help} [default: {default}; env {self.env}]"
-
-
-def setting(default: Any, help: str, *, parse: Callable[[str], Any] | None = None,
-            many: bool = False, shown: str | None = None, metavar: str | None = None,
-            repr: bool = True) -> Any:
-    """A dataclass field that is also an option; ``parse`` defaults from the default's type."""
-    meta = {"help": help, "parse": parse, "many": many, "shown": shown, "metavar": metavar}
-    return field(default=default, metadata=meta, repr=repr)
-
-
-def options(cls: type) -> tuple[Option, ...]:
-    """The options a settings class declares, in field order."""
-    out = []
-    for f in fields(cls):
-        if "help" not in f.metadata:
-            continue  # not an option (the run id)
-        meta = f.metadata
-        parse = meta["parse"] or _parser_for(f.default)
-        out.append(Option(f.name, f.default, meta["help"], parse, flag=isinstance(f.default, bool),
-                          many=meta["many"], shown=meta["shown"], metavar=meta["metavar"]))
-    return tuple(out)
-
-
-def _parser_for(default: Any) -> Callable[[str], Any]:
-    if isinstance(default, bool):
-        return lambda v: v.lower() in ("1", "true", "yes")
-    if isinstance(default, tuple):
-        return _csv
-    return type(default) if isinstance(default, int | float | Path) else str
-
-
-def resolve(cls: type[T], get: Callable[[Option], Any], **extra: Any) -> T:
-    """The one resolver: each option from ``get`` (command line, then ini; None when unset),
-    else its ``STACKEVAL_*`` variable, else its default. ``extra`` sets fields that are not
-    options (the run id); a bad value names its flag."""
-    values: dict[str, Any] = {}
-    for opt in options(cls):
-        value = get(opt)
-        if isinstance(value, list):  # a ``many`` option given several times
-            value = ",".join(value)
-        if value in (None, "", ()) and opt.env in os.environ:
-            value = os.environ[opt.env]
-        if value in (None, "", ()):
-            continue
-        if isinstance(value, str) and opt.parse is not str:
-            try:
-                value = opt.parse(value)
-            except ValueError as exc:
-                raise ConfigError(f"{opt.cli}: cannot read {value!r} ({exc})") from exc
-        values[opt.name] = value
-    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-    values.update({k: v for k, v in extra.items() if k in known and v is not None})
-    return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -295,7 +191,7 @@ class PerfSettings:
     """What a perf run needs beyond the run settings."""
 
     concurrency: tuple[int, ...] = setting((1, 2, 4, 8), "perf sweep: concurrent streams per "
-                                           "level, comma-separated", parse=_ints)
+                                           "level, comma-separated", parse=ints)
     perf_requests: int = setting(8, "perf: measured requests per scenario and per concurrency "
                                  "level")
     perf_warmup: int = setting(1, "perf: untimed warm-up rounds before each measured "
@@ -306,7 +202,7 @@ class PerfSettings:
     slo_tpot_ms: float = setting(50.0, "perf goodput: time-per-output-token objective in ms")
     rates: tuple[float, ...] = setting((), "perf open-loop sweep: request rates (req/s), "
                                        "comma-separated; the knee is the highest meeting the "
-                                       "SLOs", parse=_floats, shown="no rate sweep")
+                                       "SLOs", parse=floats, shown="no rate sweep")
     arrival: str = setting("poisson", "perf open-loop arrivals: poisson (exponential gaps) or "
                            "constant (evenly spaced)")
     rate_requests: int = setting(24, "perf open-loop: requests sent at each rate")

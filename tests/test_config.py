@@ -18,10 +18,9 @@ from stackeval.config import (
     Settings,
     StackSettings,
     WebUISettings,
-    options,
-    resolve,
 )
 from stackeval.errors import ConfigError
+from stackeval.options import options, resolve
 
 pytest_plugins = ["pytester"]
 

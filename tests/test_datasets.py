@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from stackeval.config import Settings, resolve
+from stackeval.config import Settings
 from stackeval.datasets import load_dataset, load_datasets, load_templates, parse_spec
 from stackeval.errors import ConfigError
 from stackeval.graders import grade, validate_spec
+from stackeval.options import resolve
 from stackeval.qa import run_cases
 
 

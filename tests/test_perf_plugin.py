@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from stackeval.config import PerfSettings, resolve
+from stackeval.config import PerfSettings
 from stackeval.errors import ConfigError
+from stackeval.options import resolve
 
 pytest_plugins = ["pytester"]
 

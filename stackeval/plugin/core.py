@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 
 from stackeval import store
-from stackeval.config import Option, SessionSettings, new_run_id, options
+from stackeval.config import SessionSettings, new_run_id
 from stackeval.errors import StackEvalError
 from stackeval.models.resolve import resolve_models
+from stackeval.options import Option, options
 from stackeval.plugin import attachments
 from stackeval.plugin.runtime import RUNTIME, Runtime, model_of, runtime
 from stackeval.report import allure
