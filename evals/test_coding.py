@@ -34,7 +34,8 @@ pytestmark = pytest.mark.coding
 
 
 def coding_cases(settings) -> list[tuple[CodingTask, str]]:
-    """(task, language) pairs: the bash lab in Chinese and English, the rest in English."""
+    """(task, language) pairs: the bash lab in the --coding-langs (Chinese and English), the
+    rest in English, the one language they are written in."""
     cases = []
     for suite in suites_with(settings.coding_suites, settings.coding_dataset):
         # --coding-limit takes the first N HumanEval problems, else --humaneval-sample draws a
@@ -44,7 +45,8 @@ def coding_cases(settings) -> list[tuple[CodingTask, str]]:
         if suite == "humaneval" and not limit:
             tasks = stratified_sample(tasks, settings.humaneval_sample)
         for task in tasks:
-            langs = ("zh", "en") if task.prompt_zh else ("en",)
+            written = ("zh", "en") if task.prompt_zh else ("en",)
+            langs = [lang for lang in written if lang in settings.coding_langs] or written
             cases += [(task, lang) for lang in langs]
     cases += [(task, "en") for task in load_coding_datasets(settings.coding_dataset)]  # MBPP
     return cases
@@ -112,7 +114,7 @@ def samples(request, answers, asker, sandbox, record_writer, stackeval_settings,
         request.node,
         lambda p: draw_samples(via, sandbox, record_writer, answers.saved, stackeval_settings,
                                p["model"], p["task"], p["lang"], stackeval_knobs.get("max_tokens")),
-        _output_tokens)
+        _output_tokens, size=lambda p: len(p["task"].reference))  # answers run about as long
 
 
 def test_coding(samples: list[Sample], model, task, lang) -> None:

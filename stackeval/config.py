@@ -141,6 +141,9 @@ class CodingSettings:
                                               "shots=N&challenge=1], NAME: mbpp (mbpp.jsonl or "
                                               "sanitized-mbpp.json); given alone, it replaces "
                                               "the default --coding-suites", shown="none")
+    coding_langs: tuple[str, ...] = setting(("zh", "en"), "languages a coding task written in "
+                                            "several is asked in (the bash lab: zh, en; a task in "
+                                            "one language, like HumanEval, is asked in it)")
     coding_limit: int = setting(0, "run only the first N HumanEval problems (0: see "
                                 "--humaneval-sample)")
     humaneval_sample: int = setting(40, "HumanEval problems in a fixed, seeded sample stratified "
@@ -170,6 +173,9 @@ class Settings(CodingSettings, SamplingSettings, RunSettings, StackSettings):
                               "(give one or the other)")
         if self.client not in ("direct", "continue"):
             raise ConfigError(f"--client={self.client!r}: choose direct or continue")
+        if not self.coding_langs or set(self.coding_langs) - {"zh", "en"}:
+            raise ConfigError(f"--coding-langs={','.join(self.coding_langs)!r}: choose zh, en "
+                              "or zh,en")
         if self.model_source not in ("pull", "import"):
             raise ConfigError(f"--model-source={self.model_source!r}: choose pull or import")
         _at_least(self, 1, "max_loaded_models", "repeats", "max_tokens", "samples",

@@ -103,8 +103,13 @@ class Answers:
         return self.rt.saved
 
     def result_for(self, item: pytest.Item, work: Callable[[dict[str, Any]], Any],
-                   tokens: Callable[[Any], int] | None = None) -> Any:
-        """``work(params)`` for this test, computed in the model's pool."""
+                   tokens: Callable[[Any], int] | None = None,
+                   size: Callable[[dict[str, Any]], float] | None = None) -> Any:
+        """``work(params)`` for this test, computed in the model's pool.
+
+        With ``size`` (the expected length of a test's work) the largest is submitted first, so
+        that no long answer starts last and runs on alone while the server's other slots idle.
+        """
         model = model_of(item)
         params = item.callspec.params  # type: ignore[attr-defined]
         if model is None or self.rt.worker:  # an xdist worker runs only some of its items
@@ -118,11 +123,13 @@ class Answers:
                 self._order = {it.nodeid: i for i, it in enumerate(self.session.items)}
             later = self.session.items[self._order.get(item.nodeid, 0):]
             func = getattr(item, "function", None)
-            for it in later:
-                if model_of(it) == model and getattr(it, "function", None) is func:
-                    it_params = it.callspec.params  # type: ignore[attr-defined]
-                    self.rt.pool.submit(model, it.nodeid,
-                                        lambda p=it_params: work(p), tokens)
+            mine = [it for it in later
+                    if model_of(it) == model and getattr(it, "function", None) is func]
+            if size is not None:
+                mine.sort(key=lambda it: -size(it.callspec.params))  # type: ignore[attr-defined]
+            for it in mine:
+                it_params = it.callspec.params  # type: ignore[attr-defined]
+                self.rt.pool.submit(model, it.nodeid, lambda p=it_params: work(p), tokens)
         return self.rt.pool.result(item.nodeid)
 
 
