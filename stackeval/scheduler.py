@@ -12,27 +12,52 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
 @dataclass
 class ModelProgress:
-    """How far a model's submitted work has come."""
+    """How far a model's submitted work has come.
+
+    The clock runs only while work is pending: between a model's coding and its Q&A the perf
+    tests run with nothing submitted, and that time would skew the rate and the time left.
+    """
 
     submitted: int = 0
     done: int = 0
     output_tokens: int = 0
-    started: float = field(default_factory=time.monotonic)
+    busy_s: float = 0.0  # closed spans with work pending
+    busy_since: float | None = None  # start of the open span, None when idle
+
+    def add(self) -> None:
+        """One more piece of work submitted (call under the pool's lock)."""
+        if self.busy_since is None:
+            self.busy_since = time.monotonic()
+        self.submitted += 1
+
+    def finish(self, tokens: int) -> None:
+        """One piece of work done (call under the pool's lock)."""
+        self.done += 1
+        self.output_tokens += tokens
+        if self.done == self.submitted and self.busy_since is not None:
+            self.busy_s += time.monotonic() - self.busy_since
+            self.busy_since = None
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds with work pending."""
+        since = self.busy_since
+        return self.busy_s + (time.monotonic() - since if since is not None else 0.0)
 
     def line(self, model: str) -> str:
         """One progress line: done/total, aggregate tokens/s, estimated time left."""
-        elapsed = max(time.monotonic() - self.started, 1e-9)
+        elapsed = max(self.elapsed, 1e-9)
         rate = self.output_tokens / elapsed
         left = (elapsed / self.done * (self.submitted - self.done)) if self.done else None
         eta = f"~{_clock(left)} left" if left is not None else "starting"
         return (f"{model}: {self.done}/{self.submitted} answered, {rate:.1f} output tok/s, "
-                f"{_clock(elapsed)} so far, {eta}")
+                f"{_clock(elapsed)} asking, {eta}")
 
 
 def _clock(seconds: float) -> str:
@@ -66,14 +91,17 @@ class AskPool:
                 pool = self._pools[model] = ThreadPoolExecutor(
                     workers, thread_name_prefix=f"ask-{model}")
             progress = self.progress.setdefault(model, ModelProgress())
-            progress.submitted += 1
+            progress.add()
 
         def run() -> Any:
-            result = work()
-            with self._lock:
-                progress.done += 1
-                progress.output_tokens += tokens(result) if tokens else 0
-            return result
+            used = 0
+            try:
+                result = work()
+                used = tokens(result) if tokens else 0
+                return result
+            finally:  # failed work is finished too: the progress line must not wait for it
+                with self._lock:
+                    progress.finish(used)
 
         self._futures[key] = pool.submit(run)
 

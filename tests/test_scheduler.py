@@ -74,9 +74,46 @@ def test_progress_line_says_model_count_rate_and_time_left(monkeypatch):
 
     now = [1000.0]
     monkeypatch.setattr(sched.time, "monotonic", lambda: now[0])
-    progress = sched.ModelProgress(submitted=100, started=now[0])
+    progress = sched.ModelProgress(submitted=100, busy_since=now[0])
     assert "starting" in progress.line("m")
     now[0] += 60
     progress.done, progress.output_tokens = 25, 3000
     line = progress.line("qwen")
-    assert line.startswith("qwen: 25/100 answered, 50.0 output tok/s, 1m00s so far, ~3m00s left")
+    assert line.startswith("qwen: 25/100 answered, 50.0 output tok/s, 1m00s asking, ~3m00s left")
+
+
+def test_progress_clock_runs_only_while_work_is_pending():
+    """Between a model's coding and its Q&A the perf tests submit nothing: that idle time must
+    count neither in the rate nor in the time left."""
+    pool = AskPool(lambda model: 2)
+    for i in range(2):
+        pool.submit("m", ("coding", i), lambda: time.sleep(0.1) or "x", tokens=lambda r: 10)
+    for i in range(2):
+        pool.result(("coding", i))
+    progress = pool.progress["m"]
+    busy = progress.elapsed
+    assert progress.busy_since is None and busy >= 0.1
+    time.sleep(0.5)  # the perf tests run; nothing is submitted
+    assert progress.elapsed == busy
+    gate = threading.Event()
+    pool.submit("m", ("qa", 0), lambda: gate.wait(5) and "y", tokens=lambda r: 5)
+    time.sleep(0.05)
+    assert progress.line("m").startswith("m: 2/3 answered")
+    assert progress.elapsed < busy + 0.4  # counting the idle half second would make it >= 0.55
+    gate.set()
+    assert pool.result(("qa", 0)) == "y"
+    assert progress.done == 3 and progress.output_tokens == 25 and progress.busy_since is None
+    pool.close()
+
+
+def test_failed_work_counts_as_finished_for_progress():
+    pool = AskPool(lambda model: 1)
+
+    def boom():
+        raise RuntimeError("server gone")
+
+    pool.submit("m", "bad", boom)
+    with pytest.raises(RuntimeError):
+        pool.result("bad")
+    assert pool.progress["m"].done == 1 and pool.progress["m"].busy_since is None
+    pool.close()
